@@ -1,0 +1,66 @@
+"""Ja2enError and its subclasses: the one place user-facing messages are written.
+
+The library raises these; the CLI prints `str(error)` as one line and exits with
+`error.exit_code`. Every message says what is wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Ja2enError(Exception):
+    """Base class for every error ja2en reports to a user."""
+
+    exit_code = 1
+
+
+class InputError(Ja2enError):
+    """An input path or document cannot be used."""
+
+    exit_code = 2
+
+
+class DecodeError(InputError):
+    """A file's bytes are not valid in any supported encoding."""
+
+    @classmethod
+    def undetected(cls, path: Path | str) -> DecodeError:
+        return cls(
+            f"{path}: not valid UTF-8, Shift_JIS/CP932, EUC-JP or ISO-2022-JP; "
+            "re-run with --encoding NAME (for example --encoding cp932)"
+        )
+
+    @classmethod
+    def forced(cls, path: Path | str, encoding: str, detail: str) -> DecodeError:
+        return cls(
+            f"{path}: not valid {encoding} ({detail}); "
+            "re-run without --encoding to detect it automatically"
+        )
+
+
+class ModelError(Ja2enError):
+    """A model cannot be found, downloaded or used."""
+
+    exit_code = 3
+
+    @classmethod
+    def not_available(cls, model: str, role: str, reason: str, models_dir: Path) -> ModelError:
+        local = models_dir / model
+        return cls(
+            f"{role} model '{model}' is not available here ({reason}); on a connected machine run "
+            f"`hf download {model} --local-dir {local}` and copy that folder here, "
+            f"or pass a local model folder with --{'model' if role == 'translation' else 'summarizer'} PATH"
+        )
+
+
+class DeviceError(Ja2enError):
+    """The requested device or dtype cannot be used."""
+
+    exit_code = 3
+
+
+class OutputError(Ja2enError):
+    """The output folder cannot be written."""
+
+    exit_code = 4

@@ -1,0 +1,123 @@
+"""The records every stage passes on: Document → Sentence → SentencePair → TranslatedDocument.
+
+All are frozen dataclasses; `to_dict()` gives the JSON form with stable snake_case keys
+in a fixed order (the order of the fields), which is the schema documented in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One input document after reading: its text decoded, newline- and NFKC-normalized."""
+
+    id: str
+    source: str  # the path it was read from (and ":LINE" for a JSONL record)
+    sha256: str  # of the source bytes (the file, or the JSONL line)
+    encoding: str  # as detected or forced: utf-8, utf-8-sig, cp932, euc-jp, iso-2022-jp
+    text: str  # every sentence offset points into this string
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A Japanese sentence of a document, with its place and character span in `Document.text`."""
+
+    paragraph: int
+    sentence: int  # index within its paragraph
+    start: int
+    end: int
+    ja: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentencePair:
+    """An aligned Japanese sentence and its English translation."""
+
+    paragraph: int
+    sentence: int
+    start: int
+    end: int
+    ja: str
+    en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "paragraph": self.paragraph,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "ja": self.ja,
+            "en": self.en,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """An English summary and how it was made (map-reduce over chunks when the text is long)."""
+
+    text: str
+    model: str
+    input_tokens: int  # tokens of the English document as the summarizer sees it
+    max_input_tokens: int  # the summarizer's input limit
+    chunks: int  # chunks in the first round; 1 when the document fit at once
+    rounds: int  # generate rounds; more than 1 means chunk summaries were summarized again
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "max_input_tokens": self.max_input_tokens,
+            "chunks": self.chunks,
+            "rounds": self.rounds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatedDocument:
+    """A document with its aligned sentence pairs, English text and summary."""
+
+    id: str
+    source: str
+    sha256: str
+    encoding: str
+    pairs: tuple[SentencePair, ...]
+    ja: str  # the normalized Japanese text; pair offsets index into it
+    en: str  # one line per paragraph, sentences joined by a space
+    summary: Summary | None
+    models: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def num_paragraphs(self) -> int:
+        return len({pair.paragraph for pair in self.pairs})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "sha256": self.sha256,
+            "encoding": self.encoding,
+            "num_paragraphs": self.num_paragraphs,
+            "num_sentences": len(self.pairs),
+            "pairs": [p.to_dict() for p in self.pairs],
+            "ja": self.ja,
+            "en": self.en,
+            "summary_en": self.summary.text if self.summary else None,
+            "summary": self.summary.to_dict() if self.summary else None,
+            "models": dict(self.models),
+        }
+
+    def sentence_rows(self) -> list[dict[str, Any]]:
+        """The flat parallel-corpus view: one row per sentence pair."""
+        return [
+            {
+                "doc_id": self.id,
+                "paragraph": p.paragraph,
+                "sentence": p.sentence,
+                "ja": p.ja,
+                "en": p.en,
+            }
+            for p in self.pairs
+        ]
