@@ -1,0 +1,207 @@
+"""Files and folders → Document: finding inputs, detecting encodings, normalizing text.
+
+Errors in one file (or one JSONL line) are yielded in place of its documents, as
+`InputError` values, so that one bad input never stops the others; the pipeline decides
+what to do with them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import DecodeError, InputError
+from .records import Document
+
+TEXT_SUFFIXES = (".txt", ".md")
+JSONL_SUFFIXES = (".jsonl",)
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
+
+# Tried in this order. UTF-8 is strict enough that legacy bytes almost never pass it;
+# ISO-2022-JP is 7-bit and recognised by its escape sequences; CP932 and EUC-JP both
+# accept many byte strings, so between them the one that reads as more Japanese wins.
+_LEGACY_ENCODINGS = ("cp932", "euc-jp")
+_IMPLAUSIBLE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+_ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(B", b"\x1b$(D")
+
+
+def normalize_text(text: str) -> str:
+    """Unify newlines to \\n and apply Unicode NFKC (full-width letters/digits become ASCII)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFKC", text)
+
+
+def _japanese_score(text: str) -> float:
+    """Share of characters that are plausible in Japanese prose; mojibake scores low."""
+    if not text:
+        return 0.0
+    good = 0
+    for ch in text:
+        code = ord(ch)
+        if (
+            code < 0x80
+            or 0x3000 <= code <= 0x30FF  # CJK punctuation, hiragana, katakana
+            or 0x4E00 <= code <= 0x9FFF  # common kanji
+            or 0xFF01 <= code <= 0xFF5E  # full-width ASCII
+        ):
+            good += 1
+        # half-width katakana (0xFF61-0xFF9F) and rare blocks are what EUC-JP bytes
+        # look like when misread as CP932, so they do not count as good
+    return good / len(text)
+
+
+def decode_bytes(data: bytes, *, path: Path | str, encoding: str | None = None) -> tuple[str, str]:
+    """Decode `data`, returning (text, encoding used). Raises DecodeError with a fix."""
+    if encoding:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise InputError(
+                f"unknown encoding '{encoding}'; use one of utf-8, cp932, shift_jis, euc-jp, iso-2022-jp"
+            ) from None
+        try:
+            return data.decode(codec), encoding
+        except UnicodeDecodeError as exc:
+            raise DecodeError.forced(path, encoding, f"byte {exc.start}") from None
+    if b"\x00" in data:
+        raise InputError(
+            f"{path}: looks like a binary file (it contains NUL bytes); remove it from the input, "
+            "or re-save it as UTF-8 if it is UTF-16 text"
+        )
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError:
+            raise DecodeError.undetected(path) from None
+    # ISO-2022-JP is 7-bit, so it is also valid UTF-8: its escapes must be looked for first.
+    if data.isascii() and any(esc in data for esc in _ISO2022_ESCAPES):
+        try:
+            return data.decode("iso2022_jp_ext"), "iso-2022-jp"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    candidates = []
+    for name in _LEGACY_ENCODINGS:
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            continue
+        # Both codecs map stray bytes to C1 controls or the private use area; real
+        # documents contain neither, so such a reading is a misreading.
+        if not _IMPLAUSIBLE.search(text):
+            candidates.append((_japanese_score(text), name, text))
+    if not candidates:
+        raise DecodeError.undetected(path)
+    score, name, text = max(candidates, key=lambda c: c[0])
+    if score < 0.5:
+        raise DecodeError.undetected(path)
+    return text, name
+
+
+def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path]]:
+    """Expand files and folders into (file, root) pairs: folders recursively, sorted, stable.
+
+    Hidden files and folders (names starting with '.') and unsupported suffixes inside
+    folders are skipped; a file named explicitly is always read.
+    """
+    found: list[tuple[Path, Path]] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files = [
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.is_file()
+            ]
+            found.extend((p, path) for p in sorted(files, key=lambda p: p.relative_to(path).as_posix()))
+        elif path.is_file():
+            found.append((path, path.parent))
+        else:
+            raise InputError(f"{path}: no such file or folder; check the path")
+    return found
+
+
+def _document_id(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def read_file(path: Path, root: Path, *, encoding: str | None = None) -> Iterator[Document | InputError]:
+    """Read one file into documents (one for .txt/.md, one per line for .jsonl)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions")
+        return
+    try:
+        text, used = decode_bytes(data, path=path, encoding=encoding)
+    except InputError as exc:
+        yield exc
+        return
+    doc_id = _document_id(path, root)
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        yield from _read_jsonl(text, used, path, doc_id, used.removesuffix("-sig"))
+        return
+    normalized = normalize_text(text)
+    if not normalized.strip():
+        yield InputError(f"{path}: empty document; remove it or add text")
+        return
+    yield Document(
+        id=doc_id,
+        source=path.as_posix(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        encoding=used,
+        text=normalized,
+    )
+
+
+def _read_jsonl(
+    text: str, encoding: str, path: Path, file_id: str, byte_encoding: str
+) -> Iterator[Document | InputError]:
+    # Lines are split on \n only: \r\n is handled by json, and U+2028 may occur inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield InputError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line")
+            continue
+        if not isinstance(record, dict) or "text" not in record:
+            yield InputError(f'{where}: no "text" field; each line must be an object like {{"id": ..., "text": ...}}')
+            continue
+        body = record["text"]
+        if not isinstance(body, str):
+            yield InputError(f'{where}: "text" must be a string, not {type(body).__name__}')
+            continue
+        normalized = normalize_text(body)
+        if not normalized.strip():
+            yield InputError(f'{where}: empty "text"; remove the line or add text')
+            continue
+        raw_id = record.get("id")
+        doc_id = str(raw_id) if raw_id not in (None, "") else f"{file_id}:{number}"
+        yield Document(
+            id=doc_id,
+            source=where,
+            sha256=hashlib.sha256(line.encode(byte_encoding, errors="surrogatepass")).hexdigest(),
+            encoding=encoding,
+            text=normalized,
+        )
+
+
+def read_documents(
+    inputs: Iterable[Path | str], *, encoding: str | None = None
+) -> Iterator[Document | InputError]:
+    """Read every document under `inputs` in a stable order; errors come back as values."""
+    for path, root in list_input_files(inputs):
+        yield from read_file(path, root, encoding=encoding)
