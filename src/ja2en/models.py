@@ -1,0 +1,214 @@
+"""Model ids → local folders: the local `models/` store, the Hugging Face cache, downloads.
+
+Resolution order for a model name:
+1. an existing folder (`--model ./my-model`);
+2. `models/<hub id>/` in the local store (`JA2EN_MODELS_DIR` overrides the location);
+3. the Hugging Face cache, without touching the network;
+4. a download from the Hub, unless offline (`HF_HUB_OFFLINE=1`).
+Resolving first, instead of letting `from_pretrained` discover the network is down, is what
+makes the offline error one line in well under a second rather than a minute of retries.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DeviceError, ModelError
+
+DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
+DEFAULT_SUMMARY_MODEL = "sshleifer/distilbart-cnn-12-6"
+
+# Files a seq2seq model needs; weights are chosen per repo so a download never takes
+# both the safetensors and the .bin copy (or TF/Flax weights) of the same model.
+_CONFIG_PATTERNS = ["*.json", "*.spm", "*.model", "*.txt"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """Where a model's files are, and which revision they are."""
+
+    name: str  # as the user gave it
+    path: Path
+    revision: str  # a Hub commit hash, or "local" for a folder
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "revision": self.revision, "path": self.path.as_posix()}
+
+
+def models_dir() -> Path:
+    """The local model store: `./models`, or `$JA2EN_MODELS_DIR`."""
+    return Path(os.environ.get("JA2EN_MODELS_DIR", "models"))
+
+
+def _check_model_folder(name: str, path: Path, role: str) -> None:
+    if not (path / "config.json").is_file():
+        raise ModelError(
+            f"{role} model folder '{path}' has no config.json; point to a folder made by "
+            "`save_pretrained` or `hf download ... --local-dir`"
+        )
+
+
+def _revision_of(path: Path) -> str:
+    # The Hugging Face cache lays out .../snapshots/<commit hash>/
+    return path.name if path.parent.name == "snapshots" else "local"
+
+
+def resolve_model(name: str, *, role: str, revision: str | None = None) -> ResolvedModel:
+    """Find `name` locally or download it; raise ModelError with a one-line fix if neither works."""
+    given = Path(name).expanduser()
+    if given.is_dir():
+        _check_model_folder(name, given, role)
+        return ResolvedModel(name, given.resolve(), "local")
+    stored = models_dir() / name
+    if stored.is_dir():
+        _check_model_folder(name, stored, role)
+        return ResolvedModel(name, stored.resolve(), "local")
+    if given.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"{role} model folder '{name}' does not exist; check the path")
+
+    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        path = Path(snapshot_download(name, revision=revision, local_files_only=True))
+        if (path / "config.json").is_file():
+            return ResolvedModel(name, path, _revision_of(path))
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
+        pass
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError.not_available(name, role, "offline and not in the local cache", models_dir())
+    try:
+        info = HfApi().model_info(name, revision=revision)
+        files = [s.rfilename for s in info.siblings or []]
+        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
+        path = Path(
+            snapshot_download(name, revision=info.sha or revision, allow_patterns=_CONFIG_PATTERNS + weights)
+        )
+    except RepositoryNotFoundError:
+        raise ModelError(
+            f"{role} model '{name}' was not found on the Hugging Face Hub; check the id, "
+            "or log in with `hf auth login` if it is private"
+        ) from None
+    except RevisionNotFoundError:
+        raise ModelError(f"{role} model '{name}' has no revision '{revision}'; check --revision") from None
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else str(exc).splitlines()[0]
+        raise ModelError.not_available(name, role, reason, models_dir()) from None
+    except Exception as exc:  # httpx connection errors are not OSError subclasses
+        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+            raise ModelError.not_available(name, role, "cannot reach the Hugging Face Hub", models_dir()) from None
+        raise
+    _check_model_folder(name, path, role)
+    return ResolvedModel(name, path, _revision_of(path))
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def resolve_device(device: str) -> str:
+    """Turn `auto` into the best available device; refuse one that is not there."""
+    import torch
+
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise DeviceError(f"unknown device '{device}'; use one of {', '.join(DEVICES)}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("--device mps was asked for but MPS is not available; use --device cpu or auto")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """`auto` is float32 on CPU, bfloat16 on GPUs that have it, else float16."""
+    import torch
+
+    if dtype not in DTYPES:
+        raise DeviceError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    if dtype != "auto":
+        if device == "cpu" and dtype == "float16":
+            raise DeviceError("--dtype float16 is not supported on CPU; use float32 or bfloat16")
+        return dtype
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if device == "mps":
+        return "float16"
+    return "float32"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A seq2seq model and its tokenizer, ready on a device."""
+
+    resolved: ResolvedModel
+    tokenizer: object
+    model: object
+    device: str
+    dtype: str
+
+    def max_input_tokens(self) -> int:
+        """The longest input the model accepts, special tokens included."""
+        limits = [getattr(self.model.config, "max_position_embeddings", None)]
+        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
+        # Tokenizers without a limit report a huge sentinel (int(1e30)); ignore it.
+        if tokenizer_limit and tokenizer_limit < 1_000_000:
+            limits.append(tokenizer_limit)
+        known = [limit for limit in limits if limit]
+        return min(known) if known else 512
+
+
+def load_seq2seq(
+    name: str, *, role: str, revision: str | None = None, device: str = "auto", dtype: str = "auto"
+) -> LoadedModel:
+    """Resolve, then load a tokenizer and an `AutoModelForSeq2SeqLM` in eval mode on `device`."""
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    resolved = resolve_model(name, role=role, revision=revision)
+
+    import torch
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(resolved.path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{role} model '{name}' has an unreadable config ({_first_line(exc)})") from None
+    if not getattr(config, "is_encoder_decoder", False):
+        raise ModelError(
+            f"{role} model '{name}' is a '{config.model_type}' model, not a sequence-to-sequence "
+            "(encoder-decoder) model; use a Marian, BART, T5, M2M100 or NLLB model"
+        )
+    from transformers.utils import logging as hf_logging
+
+    # The library never prints: transformers' own "Loading weights" bar is hushed, and
+    # restored afterwards for the caller's sake.
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+        model = AutoModelForSeq2SeqLM.from_pretrained(resolved.path, dtype=getattr(torch, dtype))
+    except (OSError, ValueError, ImportError) as exc:
+        raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    model.to(device)
+    model.eval()
+    return LoadedModel(resolved, tokenizer, model, device, dtype)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

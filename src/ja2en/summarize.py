@@ -1,0 +1,144 @@
+"""English sentences → an abstractive summary, by map-reduce when the text is too long.
+
+A document that fits the summarizer's input limit is summarized in one call. A longer one
+is packed into chunks at sentence boundaries by token count, each chunk is summarized,
+and the chunk summaries are packed and summarized again until one chunk remains. Nothing
+is truncated: a single sentence longer than the limit is split at word boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import Ja2enError
+from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, load_seq2seq
+from .records import Summary
+
+_MAX_ROUNDS = 16
+
+
+class Summarizer:
+    """Summarize English text with a Hugging Face seq2seq model (default distilbart-cnn-12-6).
+
+    Args:
+        beams, max_new_tokens: override the model's own generation settings.
+        batch_size: chunks per generate() call.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_SUMMARY_MODEL,
+        *,
+        revision: str | None = None,
+        beams: int | None = None,
+        max_new_tokens: int | None = None,
+        batch_size: int = 8,
+        device: str = "auto",
+        dtype: str = "auto",
+        loaded: LoadedModel | None = None,
+    ) -> None:
+        self.loaded = loaded or load_seq2seq(model, role="summarization", revision=revision, device=device, dtype=dtype)
+        tokenizer = self.loaded.tokenizer
+        self.max_input_tokens = self.loaded.max_input_tokens() - tokenizer.num_special_tokens_to_add()
+        generation = self.loaded.model.generation_config
+        # A summary may take at most a third of the input limit, so that every reduce
+        # round packs at least two summaries per chunk and the rounds must converge.
+        ceiling = max(1, self.max_input_tokens // 3)
+        self.max_new_tokens = min(max_new_tokens or generation.max_length or 142, ceiling)
+        self.min_length = min(generation.min_length or 0, self.max_new_tokens // 2)
+        self.beams = beams or generation.num_beams or 1
+        self.batch_size = batch_size
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.resolved.name
+
+    @property
+    def revision(self) -> str:
+        return self.loaded.resolved.revision
+
+    def settings(self) -> dict[str, Any]:
+        """What determines the output, for the manifest."""
+        return {
+            **self.loaded.resolved.to_dict(),
+            "beams": self.beams,
+            "max_new_tokens": self.max_new_tokens,
+            "min_length": self.min_length,
+            "max_input_tokens": self.max_input_tokens,
+            "device": self.loaded.device,
+            "dtype": self.loaded.dtype,
+        }
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` without special tokens."""
+        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def summarize(self, sentences: Sequence[str]) -> Summary:
+        """Summarize a document given as its English sentences, in order."""
+        pieces = [s.strip() for s in sentences if s.strip()]
+        input_tokens = self.count_tokens(" ".join(pieces)) if pieces else 0
+        if not pieces:
+            return Summary("", self.model_id, 0, self.max_input_tokens, chunks=0, rounds=0)
+        first_chunks = 0
+        for round_number in range(1, _MAX_ROUNDS + 1):
+            chunks = self.pack(pieces)
+            first_chunks = first_chunks or len(chunks)
+            summaries = self._generate(chunks)
+            if len(chunks) == 1:
+                return Summary(
+                    summaries[0], self.model_id, input_tokens, self.max_input_tokens, first_chunks, round_number
+                )
+            pieces = [s for s in summaries if s] or [" ".join(summaries)]
+        raise Ja2enError(  # unreachable while summaries are capped at a third of the limit
+            f"summary did not converge in {_MAX_ROUNDS} rounds; pass a smaller --summary-max-tokens"
+        )
+
+    def pack(self, pieces: Sequence[str]) -> list[str]:
+        """Join consecutive pieces into chunks of at most `max_input_tokens` tokens each."""
+        limit = self.max_input_tokens
+        chunks: list[str] = []
+        current: list[str] = []
+        for piece in (part for p in pieces for part in self._fit(p)):
+            candidate = " ".join([*current, piece])
+            if current and self.count_tokens(candidate) > limit:
+                chunks.append(" ".join(current))
+                current = [piece]
+            else:
+                current.append(piece)
+        if current:
+            chunks.append(" ".join(current))
+        return chunks
+
+    def _fit(self, piece: str) -> list[str]:
+        """Split a piece longer than the limit at spaces (or, with none, by tokens)."""
+        if self.count_tokens(piece) <= self.max_input_tokens:
+            return [piece]
+        words = piece.split(" ")
+        if len(words) > 1:
+            middle = len(words) // 2
+            return self._fit(" ".join(words[:middle])) + self._fit(" ".join(words[middle:]))
+        tokenizer = self.loaded.tokenizer
+        ids = tokenizer(piece, add_special_tokens=False)["input_ids"]
+        step = self.max_input_tokens
+        return [tokenizer.decode(ids[i : i + step]) for i in range(0, len(ids), step)]
+
+    def _generate(self, chunks: list[str]) -> list[str]:
+        import torch
+
+        tokenizer, model = self.loaded.tokenizer, self.loaded.model
+        results: list[str] = []
+        for first in range(0, len(chunks), self.batch_size):
+            batch = chunks[first : first + self.batch_size]
+            encoded = tokenizer(batch, return_tensors="pt", padding=True)
+            encoded = {k: v.to(self.loaded.device) for k, v in encoded.items()}
+            with torch.inference_mode():
+                output = model.generate(
+                    **encoded,
+                    num_beams=self.beams,
+                    do_sample=False,
+                    max_length=self.max_new_tokens + 1,  # see Translator._generate
+                    min_length=self.min_length,
+                )
+            results.extend(text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True))
+        return results

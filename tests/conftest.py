@@ -1,0 +1,95 @@
+"""Session fixtures: no network, a private HF cache, and tiny models built on the spot.
+
+The tiny Marian model is trained until it reproduces every pair of tests/data/corpus.tsv
+exactly, so tests can assert the exact English of every sentence. Both tiny models are
+cached in pytest's cache folder keyed by the corpus and the builder's source, so only the
+first run (and CI's fresh clone) pays the ~30 s of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Before anything imports huggingface_hub, which reads these once at import time.
+_HF_HOME = tempfile.mkdtemp(prefix="ja2en-hf-home-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.pop("JA2EN_MODELS_DIR", None)
+os.environ.pop("JA2EN_DEBUG", None)
+
+import pytest  # noqa: E402
+
+import tiny_models  # noqa: E402
+
+TESTS = Path(__file__).parent
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+def _builder_key(*parts: object) -> str:
+    digest = hashlib.sha256()
+    digest.update((TESTS / "tiny_models.py").read_bytes())
+    digest.update((TESTS / "data" / "corpus.tsv").read_bytes())
+    for part in parts:
+        digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
+
+
+def _cached_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """Build a model once per (builder source, corpus) and reuse it across sessions."""
+    key = f"{name}-{_builder_key(name)}"
+    cache = getattr(request.config, "cache", None)
+    root = Path(cache.mkdir("ja2en-tiny-models")) if cache is not None else tmp_path_factory.mktemp("models")
+    target = root / key
+    if (target / "config.json").is_file():
+        return target
+    staging = tmp_path_factory.mktemp(name)
+    build(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(staging, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[tuple[str, str]]:
+    """The fixture ja/en pairs the tiny translator reproduces exactly."""
+    return tiny_models.load_corpus()
+
+
+@pytest.fixture(scope="session")
+def expected(corpus: list[tuple[str, str]]) -> dict[str, str]:
+    return dict(corpus)
+
+
+@pytest.fixture(scope="session")
+def tiny_marian(request, tmp_path_factory, corpus) -> Path:
+    return _cached_model(request, tmp_path_factory, "marian", lambda out: tiny_models.train_tiny_marian(corpus, out))
+
+
+@pytest.fixture(scope="session")
+def tiny_bart(request, tmp_path_factory, corpus) -> Path:
+    return _cached_model(
+        request, tmp_path_factory, "bart", lambda out: tiny_models.build_tiny_bart([en for _, en in corpus], out)
+    )
+
+
+@pytest.fixture(scope="session")
+def translator(tiny_marian: Path):
+    from ja2en import Translator
+
+    return Translator(str(tiny_marian), beams=1, batch_size=4, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def summarizer(tiny_bart: Path):
+    from ja2en import Summarizer
+
+    return Summarizer(str(tiny_bart), device="cpu")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ja2en import ModelError, resolve_model
+from ja2en.errors import DeviceError
+from ja2en.models import load_seq2seq, resolve_device, resolve_dtype
+
+
+def test_local_folder_resolves_to_itself_with_revision_local(tiny_marian: Path) -> None:
+    resolved = resolve_model(str(tiny_marian), role="translation")
+    assert (resolved.path, resolved.revision) == (tiny_marian.resolve(), "local")
+
+
+def test_hub_id_is_found_in_the_local_store(tmp_path: Path, tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "model").symlink_to(tiny_marian, target_is_directory=True)
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    resolved = resolve_model("org/model", role="translation")
+    assert resolved.name == "org/model"
+    assert resolved.path == tiny_marian.resolve()
+
+
+def test_hub_id_found_in_the_hugging_face_cache_records_its_commit(
+    tmp_path: Path, tiny_marian: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache layout huggingface_hub uses: models--org--name/{refs/main, snapshots/<sha>/}
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--org--cached"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots").mkdir()
+    (repo / "snapshots" / commit).symlink_to(tiny_marian, target_is_directory=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    resolved = resolve_model("org/cached", role="translation")
+    assert resolved.revision == commit
+
+
+def test_missing_folder_is_reported_as_a_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as error:
+        resolve_model(str(tmp_path / "nothing"), role="translation")
+    assert str(error.value) == f"translation model folder '{tmp_path / 'nothing'}' does not exist; check the path"
+
+
+def test_folder_without_config_is_not_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as error:
+        resolve_model(str(tmp_path), role="summarization")
+    assert str(error.value) == (
+        f"summarization model folder '{tmp_path}' has no config.json; point to a folder made by "
+        "`save_pretrained` or `hf download ... --local-dir`"
+    )
+
+
+def test_decoder_only_model_is_refused_with_what_to_use(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 1}))
+    with pytest.raises(ModelError) as error:
+        load_seq2seq(str(tmp_path), role="translation", device="cpu")
+    assert str(error.value) == (
+        f"translation model '{tmp_path}' is a 'gpt2' model, not a sequence-to-sequence "
+        "(encoder-decoder) model; use a Marian, BART, T5, M2M100 or NLLB model"
+    )
+
+
+def test_offline_hub_id_not_cached_names_the_download_command() -> None:
+    with pytest.raises(ModelError) as error:
+        resolve_model("sshleifer/distilbart-cnn-12-6", role="summarization")
+    assert str(error.value) == (
+        "summarization model 'sshleifer/distilbart-cnn-12-6' is not available here (offline and not in the local "
+        "cache); on a connected machine run `hf download sshleifer/distilbart-cnn-12-6 --local-dir "
+        "models/sshleifer/distilbart-cnn-12-6` and copy that folder here, or pass a local model folder with "
+        "--summarizer PATH"
+    )
+
+
+def test_device_and_dtype_resolution() -> None:
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_dtype("auto", "cpu") == "float32"
+    with pytest.raises(DeviceError, match="^unknown device 'tpu'; use one of auto, cpu, cuda, mps$"):
+        resolve_device("tpu")
+    with pytest.raises(DeviceError, match="^--dtype float16 is not supported on CPU; use float32 or bfloat16$"):
+        resolve_dtype("float16", "cpu")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from ja2en import Summarizer
+
+
+def test_short_document_is_summarized_in_one_call(summarizer: Summarizer, corpus) -> None:
+    sentences = [en for _, en in corpus[:2]]
+    summary = summarizer.summarize(sentences)
+    assert summary.text
+    assert (summary.chunks, summary.rounds) == (1, 1)
+    assert summary.input_tokens == summarizer.count_tokens(" ".join(sentences))
+    assert summary.input_tokens <= summary.max_input_tokens
+
+
+def test_long_document_is_summarized_by_map_reduce_without_truncation(summarizer: Summarizer, corpus) -> None:
+    sentences = [en for _, en in corpus]
+    summary = summarizer.summarize(sentences)
+    assert summary.text
+    assert summary.input_tokens > 3 * summarizer.max_input_tokens
+    assert summary.chunks >= 4
+    assert summary.rounds >= 2
+    assert summary.model == summarizer.model_id
+
+
+def test_chunks_cover_all_text_in_order_and_respect_the_limit(summarizer: Summarizer, corpus) -> None:
+    sentences = [en for _, en in corpus]
+    chunks = summarizer.pack(sentences)
+    assert " ".join(chunks) == " ".join(sentences)
+    assert all(summarizer.count_tokens(c) <= summarizer.max_input_tokens for c in chunks)
+
+
+def test_sentence_longer_than_the_limit_is_split_at_spaces(summarizer: Summarizer) -> None:
+    words = [f"word{i}" for i in range(200)]
+    chunks = summarizer.pack([" ".join(words)])
+    assert len(chunks) > 1
+    assert " ".join(chunks).split() == words
+    assert all(summarizer.count_tokens(c) <= summarizer.max_input_tokens for c in chunks)
+
+
+def test_summaries_never_take_more_than_a_third_of_the_input_limit(summarizer: Summarizer) -> None:
+    # What guarantees the reduce rounds converge: each chunk holds at least two summaries.
+    assert 1 <= summarizer.max_new_tokens <= summarizer.max_input_tokens // 3
+
+
+def test_empty_document_has_an_empty_summary(summarizer: Summarizer) -> None:
+    summary = summarizer.summarize(["", "  "])
+    assert (summary.text, summary.chunks, summary.rounds, summary.input_tokens) == ("", 0, 0, 0)
+
+
+def test_summaries_are_deterministic(summarizer: Summarizer, corpus) -> None:
+    sentences = [en for _, en in corpus[:20]]
+    assert summarizer.summarize(sentences) == summarizer.summarize(sentences)
