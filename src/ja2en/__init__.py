@@ -1,0 +1,51 @@
+"""ja2en: Japanese documents → a sentence-aligned Japanese-English corpus with English summaries.
+
+    >>> import ja2en
+    >>> result = ja2en.translate_documents(["seeds/"], output_dir="outputs")
+
+Heavy libraries (torch, transformers) are imported only when a model is loaded, so
+`import ja2en` and `ja2en --help` stay fast.
+"""
+
+from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError
+from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
+from .pipeline import Progress, RunResult, process_documents, translate_documents
+from .readers import decode_bytes, normalize_text, read_documents
+from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
+from .segment import segment_document, sentence_spans, split_paragraphs, split_sentences
+from .summarize import Summarizer
+from .translate import Translator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_SUMMARY_MODEL",
+    "DEFAULT_TRANSLATION_MODEL",
+    "DecodeError",
+    "DeviceError",
+    "Document",
+    "InputError",
+    "Ja2enError",
+    "ModelError",
+    "OutputError",
+    "Progress",
+    "ResolvedModel",
+    "RunResult",
+    "Sentence",
+    "SentencePair",
+    "Summarizer",
+    "Summary",
+    "TranslatedDocument",
+    "Translator",
+    "__version__",
+    "decode_bytes",
+    "normalize_text",
+    "process_documents",
+    "read_documents",
+    "resolve_model",
+    "segment_document",
+    "sentence_spans",
+    "split_paragraphs",
+    "split_sentences",
+    "translate_documents",
+]

@@ -1,0 +1,165 @@
+"""The `ja2en` command: parse options, call the library, draw progress, print one result line.
+
+Library errors become one `error: ...` line on stderr and an exit code (2 bad input,
+3 model/device, 4 output); set JA2EN_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from . import __version__
+from .errors import Ja2enError
+from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
+from .pipeline import Progress, translate_documents
+
+app = typer.Typer(
+    name="ja2en",
+    help="Japanese documents → sentence-aligned Japanese-English JSONL with English summaries.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Shared option types, so the same option reads the same in every command.
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Translation model: Hub id or local folder.")]
+SummarizerOption = Annotated[
+    str, typer.Option("--summarizer", help="Summarization model: Hub id or local folder.")
+]
+DeviceOption = Annotated[str, typer.Option("--device", help=f"One of {', '.join(DEVICES)} (or cuda:N).")]
+DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
+BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Sentences per batch.")]
+BeamsOption = Annotated[int, typer.Option("--beams", min=1, help="Beam size (1 = greedy).")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _report_errors(command: F) -> F:
+    """Turn library errors into one line on stderr and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Ja2enError as error:
+            if os.environ.get("JA2EN_DEBUG"):
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ja2en {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Japanese documents → sentence-aligned Japanese-English JSONL with English summaries."""
+
+
+class _ProgressBar:
+    """Renders library Progress events as a rich progress bar over sentences."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from rich.progress import Progress as RichProgress
+
+        self.bar = RichProgress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sentences · {task.fields[docs]} docs"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.bar.add_task("loading", total=None, docs="0/0")
+
+    def __call__(self, event: Progress) -> None:
+        self.bar.update(
+            self.task,
+            description=event.stage,
+            completed=event.sentences_done,
+            total=event.sentences_total,
+            docs=f"{event.documents_done}/{event.documents_total}",
+        )
+
+    def __enter__(self) -> _ProgressBar:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+@app.command("translate")
+@_report_errors
+def translate_cli(
+    inputs: Annotated[list[Path], typer.Argument(help="Folders and files: .txt, .md, .jsonl (a 'text' field).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("outputs"),
+    model: ModelOption = DEFAULT_TRANSLATION_MODEL,
+    summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,
+    no_summary: Annotated[bool, typer.Option("--no-summary", help="Skip the English summaries.")] = False,
+    batch_size: BatchOption = 32,
+    beams: BeamsOption = 4,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Force an input encoding (e.g. cp932); default: detect.")
+    ] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first bad document.")] = False,
+) -> None:
+    """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json."""
+    show_bar = sys.stderr.isatty()
+    bar = _ProgressBar() if show_bar else None
+    try:
+        if bar:
+            bar.__enter__()
+        result = translate_documents(
+            inputs,
+            output_dir=output,
+            model=model,
+            summarizer_model=None if no_summary else summarizer,
+            beams=beams,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            encoding=encoding,
+            fail_fast=fail_fast,
+            progress=bar,
+        )
+    finally:
+        if bar:
+            bar.__exit__()
+    for message in result.errors:
+        typer.echo(f"error: {message}", err=True)
+    failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
+    typer.echo(
+        f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
+        f"{failed} → {result.output_dir}/ (documents.jsonl, sentences.jsonl, manifest.json)"
+    )
+    if result.errors:
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    """Entry point of the `ja2en` console script."""
+    app()

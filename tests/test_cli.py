@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ja2en import __version__
+from ja2en.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def seed_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "a.txt").write_text("株価は大幅に下落した。会議は延期された。\n本当におめでとうございます!\n", encoding="utf-8")
+    (folder / "b.txt").write_text("ありがとうございます。\n", encoding="utf-8")
+    return folder
+
+
+def test_translate_writes_the_three_files_and_one_result_line(
+    seed_folder: Path, tmp_path: Path, tiny_marian: Path, tiny_bart: Path, expected
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["translate", str(seed_folder), "--model", str(tiny_marian), "--summarizer", str(tiny_bart)]
+        + ["-o", str(out), "--batch-size", "2", "--beams", "2", "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Translated 2 documents, 4 sentences in ")
+    assert lines[0].endswith(f" s → {out}/ (documents.jsonl, sentences.jsonl, manifest.json)")
+    rows = [json.loads(line) for line in (out / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["en"] for row in rows] == [expected[row["ja"]] for row in rows]
+    assert [row["ja"] for row in rows] == [
+        "株価は大幅に下落した。",
+        "会議は延期された。",
+        "本当におめでとうございます!",
+        "ありがとうございます。",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["models"]["translation"]["beams"] == 2
+    assert manifest["models"]["translation"]["batch_size"] == 2
+
+
+def test_no_summary_skips_the_summarizer(seed_folder: Path, tmp_path: Path, tiny_marian: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["translate", str(seed_folder), "-m", str(tiny_marian), "--no-summary", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in (out / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [d["summary_en"] for d in docs] == [None, None]
+
+
+def test_bad_document_is_named_and_exit_code_is_2(seed_folder: Path, tmp_path: Path, tiny_marian: Path) -> None:
+    (seed_folder / "broken.txt").write_bytes(b"\xff\xfe\xfa\x80\x80\xff")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["translate", str(seed_folder), "-m", str(tiny_marian), "--no-summary", "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {seed_folder / 'broken.txt'}: not valid UTF-8, Shift_JIS/CP932, EUC-JP or ISO-2022-JP; "
+        "re-run with --encoding NAME (for example --encoding cp932)\n"
+    )
+    assert "Translated 2 documents, 4 sentences" in result.stdout
+    assert "1 failed (see above)" in result.stdout
+    assert len((out / "documents.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_missing_input_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["translate", str(tmp_path / "nope"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path / 'nope'}: no such file or folder; check the path\n"
+
+
+def test_missing_model_offline_is_one_line_naming_the_model_and_the_fix(seed_folder: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["translate", str(seed_folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: translation model 'staka/fugumt-ja-en' is not available here (offline and not in the local cache); "
+        "on a connected machine run `hf download staka/fugumt-ja-en --local-dir models/staka/fugumt-ja-en` "
+        "and copy that folder here, or pass a local model folder with --model PATH\n"
+    )
+
+
+def test_model_folder_in_the_local_store_is_found_by_its_hub_id(
+    seed_folder: Path, tmp_path: Path, tiny_marian: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "models"
+    (store / "staka").mkdir(parents=True)
+    (store / "staka" / "fugumt-ja-en").symlink_to(tiny_marian, target_is_directory=True)
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(store))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["translate", str(seed_folder), "--no-summary", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["models"]["translation"]["name"] == "staka/fugumt-ja-en"
+
+
+def test_cuda_requested_without_a_gpu_says_what_to_use(seed_folder: Path, tmp_path: Path, tiny_marian: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = runner.invoke(app, ["translate", str(seed_folder), "-m", str(tiny_marian), "--device", "cuda"])
+    assert result.exit_code == 3
+    assert result.stderr == "error: --device cuda was asked for but no CUDA GPU is available; use --device cpu or auto\n"
+
+
+def test_version_and_help() -> None:
+    assert runner.invoke(app, ["--version"]).stdout == f"ja2en {__version__}\n"
+    help_text = runner.invoke(app, ["translate", "--help"]).stdout
+    for option in ["--output", "--model", "--summarizer", "--no-summary", "--batch-size", "--beams", "--device", "--encoding"]:
+        assert option in help_text
+
+
+def test_real_command_offline_without_model_fails_fast_with_one_line(seed_folder: Path, tmp_path: Path) -> None:
+    # The user's own command, as a subprocess: one line, no traceback. (How fast is
+    # measured, not asserted: see README "Offline use".)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ja2en", "translate", str(seed_folder), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("error: translation model 'staka/fugumt-ja-en' is not available here")
+    assert "Traceback" not in proc.stderr
