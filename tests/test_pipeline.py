@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,17 @@ def test_a_failed_run_leaves_the_previous_outputs_intact(inputs: Path, tmp_path:
     with pytest.raises(ModelError):
         translate_documents(inputs, output_dir=out, translator=translator, summarizer_model=str(tmp_path / "missing"))
     assert first.files["documents"].read_bytes() == before
+
+
+def test_the_library_prints_nothing(tmp_path: Path, tiny_marian: Path, tiny_bart: Path, corpus) -> None:
+    # A long one-paragraph document: model loading, counting long inputs and map-reduce
+    # all stay quiet. In a subprocess, because transformers binds its log handler to the
+    # stderr of the moment it was imported, which pytest's capture cannot see.
+    (tmp_path / "long.txt").write_text("".join(ja for ja, _ in corpus), encoding="utf-8")
+    code = (
+        "import ja2en; ja2en.translate_documents("
+        f"{str(tmp_path / 'long.txt')!r}, output_dir={str(tmp_path / 'out')!r}, "
+        f"model={str(tiny_marian)!r}, summarizer_model={str(tiny_bart)!r}, device='cpu')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")

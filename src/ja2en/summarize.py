@@ -72,7 +72,8 @@ class Summarizer:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without special tokens."""
-        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: counting a long text is the point, not an overflow to warn about
+        return len(self.loaded.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def summarize(self, sentences: Sequence[str]) -> Summary:
         """Summarize a document given as its English sentences, in order."""
@@ -119,7 +120,7 @@ class Summarizer:
             middle = len(words) // 2
             return self._fit(" ".join(words[:middle])) + self._fit(" ".join(words[middle:]))
         tokenizer = self.loaded.tokenizer
-        ids = tokenizer(piece, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(piece, add_special_tokens=False, verbose=False)["input_ids"]
         step = self.max_input_tokens
         return [tokenizer.decode(ids[i : i + step]) for i in range(0, len(ids), step)]
 

@@ -101,7 +101,7 @@ class Translator:
         # A sentence longer than the model's input limit is translated in pieces and
         # rejoined, never truncated: no Japanese text may go untranslated.
         tokenizer = self.loaded.tokenizer
-        sizes = dict(zip(counts, (len(ids) for ids in tokenizer(list(counts))["input_ids"]), strict=True))
+        sizes = dict(zip(counts, (len(ids) for ids in tokenizer(list(counts), verbose=False)["input_ids"]), strict=True))
         pieces = {s: [s] if sizes[s] <= limit else self._fit(s, limit) for s in counts}
         units = list(dict.fromkeys(piece for parts in pieces.values() for piece in parts))
         lengths = [sizes.get(u) or self._count(u) for u in units]
@@ -121,7 +121,7 @@ class Translator:
         return [joined[s] for s in sentences]
 
     def _count(self, text: str) -> int:
-        return len(self.loaded.tokenizer(text)["input_ids"])
+        return len(self.loaded.tokenizer(text, verbose=False)["input_ids"])
 
     def _fit(self, text: str, limit: int) -> list[str]:
         """Split `text` into pieces of at most `limit` tokens, preferring clause boundaries."""
