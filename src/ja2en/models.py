@@ -212,3 +212,23 @@ def load_seq2seq(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class ModelUser:
+    """What Translator and Summarizer share: a loaded model, named and described."""
+
+    loaded: LoadedModel
+
+    @property
+    def model_id(self) -> str:
+        """The model as the user named it (Hub id or folder)."""
+        return self.loaded.resolved.name
+
+    @property
+    def revision(self) -> str:
+        """The Hub commit it was loaded from, or "local"."""
+        return self.loaded.resolved.revision
+
+    def describe_model(self) -> dict[str, str]:
+        """Name, revision, path, device and dtype, for the manifest."""
+        return {**self.loaded.resolved.to_dict(), "device": self.loaded.device, "dtype": self.loaded.dtype}

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import Ja2enError
-from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, load_seq2seq
+from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, load_seq2seq
 from .records import Summary
 
 _MAX_ROUNDS = 16
 
 
-class Summarizer:
+class Summarizer(ModelUser):
     """Summarize English text with a Hugging Face seq2seq model (default distilbart-cnn-12-6).
 
     Args:
@@ -50,24 +50,14 @@ class Summarizer:
         self.beams = beams or generation.num_beams or 1
         self.batch_size = batch_size
 
-    @property
-    def model_id(self) -> str:
-        return self.loaded.resolved.name
-
-    @property
-    def revision(self) -> str:
-        return self.loaded.resolved.revision
-
     def settings(self) -> dict[str, Any]:
         """What determines the output, for the manifest."""
         return {
-            **self.loaded.resolved.to_dict(),
+            **self.describe_model(),
             "beams": self.beams,
             "max_new_tokens": self.max_new_tokens,
             "min_length": self.min_length,
             "max_input_tokens": self.max_input_tokens,
-            "device": self.loaded.device,
-            "dtype": self.loaded.dtype,
         }
 
     def count_tokens(self, text: str) -> int:

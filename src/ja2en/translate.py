@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, load_seq2seq
+from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, load_seq2seq
 
 # Multilingual models need to be told the languages. The quirks of each family live here:
 # tokenizer class name fragment → (source language code, target language code).
@@ -36,7 +36,7 @@ def language_generate_kwargs(tokenizer: Any) -> dict[str, int]:
     return {}
 
 
-class Translator:
+class Translator(ModelUser):
     """Translate Japanese sentences into English with a Hugging Face seq2seq model.
 
     Args:
@@ -70,23 +70,13 @@ class Translator:
         self.batch_size = batch_size
         self._language_kwargs = language_generate_kwargs(self.loaded.tokenizer)
 
-    @property
-    def model_id(self) -> str:
-        return self.loaded.resolved.name
-
-    @property
-    def revision(self) -> str:
-        return self.loaded.resolved.revision
-
     def settings(self) -> dict[str, Any]:
         """What determines the output, for the manifest."""
         return {
-            **self.loaded.resolved.to_dict(),
+            **self.describe_model(),
             "beams": self.beams,
             "batch_size": self.batch_size,
             "max_input_tokens": self.max_input_tokens,
-            "device": self.loaded.device,
-            "dtype": self.loaded.dtype,
         }
 
     def translate(self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None) -> list[str]:
