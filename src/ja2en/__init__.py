@@ -7,9 +7,11 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 `import ja2en` and `ja2en --help` stay fast.
 """
 
-from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError
+from .corpus import FilterCounts, PairFilter, PairRow, RunOutput
+from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError, PublishError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
 from .pipeline import Progress, RunResult, process_documents, translate_documents
+from .publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
 from .readers import decode_bytes, normalize_text, read_documents
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
 from .segment import segment_document, sentence_spans, split_paragraphs, split_sentences
@@ -19,6 +21,16 @@ from .translate import Translator
 __version__ = "0.1.0"
 
 __all__ = [
+    "BuildResult",
+    "FilterCounts",
+    "PairFilter",
+    "PairRow",
+    "PublishError",
+    "PublishResult",
+    "RunOutput",
+    "build_dataset",
+    "publish",
+    "push_dataset",
     "DEFAULT_SUMMARY_MODEL",
     "DEFAULT_TRANSLATION_MODEL",
     "DecodeError",

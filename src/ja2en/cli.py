@@ -18,7 +18,9 @@ import typer
 from . import __version__
 from .errors import Ja2enError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
+from .corpus import FilterCounts, PairFilter
 from .pipeline import Progress, translate_documents
+from .publish import publish
 
 app = typer.Typer(
     name="ja2en",
@@ -38,7 +40,20 @@ DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DT
 BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Sentences per batch.")]
 BeamsOption = Annotated[int, typer.Option("--beams", min=1, help="Beam size (1 = greedy).")]
 
+# Pair filters shared by publish and export.
+MinScoreOption = Annotated[
+    float | None, typer.Option("--min-score", help="Drop pairs scored below this (mean token log-probability).")
+]
+DropFlaggedOption = Annotated[bool, typer.Option("--drop-flagged", help="Drop pairs with quality flags.")]
+DedupOption = Annotated[bool, typer.Option("--dedup", help="Keep only the first of identical (ja, en) pairs.")]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _dropped(counts: FilterCounts) -> str:
+    """' (3 dropped: 2 duplicate, 1 flagged)', or '' when nothing was."""
+    reasons = [f"{n} {why.replace('_', ' ')}" for why, n in counts.dropped.items() if n]
+    return f" ({sum(counts.dropped.values())} dropped: {', '.join(reasons)})" if reasons else ""
 
 
 def _report_errors(command: F) -> F:
@@ -158,6 +173,47 @@ def translate_cli(
     )
     if result.errors:
         raise typer.Exit(2)
+
+
+@app.command("publish")
+@_report_errors
+def publish_cli(
+    output_dir: Annotated[Path, typer.Argument(help="A finished `ja2en translate` output folder.")],
+    repo_id: Annotated[str | None, typer.Option("--repo-id", help="Hub dataset to push to: ORG/NAME.")] = None,
+    local_dir: Annotated[
+        Path | None, typer.Option("--local-dir", help="Where to build it (default OUTPUT_DIR/hf-dataset).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Build locally, push nothing.")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Make the Hub dataset public (default private).")] = False,
+    license: Annotated[
+        str | None, typer.Option("--license", help="Dataset license (default: derived from the models').")
+    ] = None,
+    pretty_name: Annotated[str | None, typer.Option("--pretty-name", help="Title of the dataset card.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="Where the source documents come from, for the card.")
+    ] = None,
+    min_score: MinScoreOption = None,
+    drop_flagged: DropFlaggedOption = False,
+    dedup: DedupOption = False,
+) -> None:
+    """Build a Hugging Face dataset (configs `sentences`, `documents`) from a run and push it to the Hub."""
+    result = publish(
+        output_dir,
+        repo_id=repo_id,
+        local_dir=local_dir,
+        dry_run=dry_run,
+        public=public,
+        license=license,
+        pretty_name=pretty_name,
+        description=description,
+        pair_filter=PairFilter(min_score=min_score, drop_flagged=drop_flagged, dedup=dedup),
+    )
+    build = result.build
+    where = "dry run, nothing pushed" if result.url is None else f"pushed to {result.url} ({'public' if public else 'private'})"
+    typer.echo(
+        f"Built {build.rows['documents']} documents and {build.rows['sentences']} sentence pairs"
+        f"{_dropped(build.filter_counts)} in {build.local_dir}/ (license {build.license}); {where}"
+    )
 
 
 def main() -> None:

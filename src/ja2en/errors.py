@@ -64,3 +64,9 @@ class OutputError(Ja2enError):
     """The output folder cannot be written."""
 
     exit_code = 4
+
+
+class PublishError(Ja2enError):
+    """A built dataset could not be pushed to the Hugging Face Hub (the local build is kept)."""
+
+    exit_code = 5

@@ -20,6 +20,20 @@ from .errors import DeviceError, ModelError
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
 DEFAULT_SUMMARY_MODEL = "sshleifer/distilbart-cnn-12-6"
 
+# Licenses of well-known models, for dataset cards: a published corpus must respect them
+# (share-alike for FuguMT, non-commercial for NLLB). Hub ids only; local folders are unknown.
+MODEL_LICENSES: dict[str, str] = {
+    "staka/fugumt-ja-en": "cc-by-sa-4.0",
+    "Helsinki-NLP/opus-mt-ja-en": "apache-2.0",
+    "facebook/nllb-200-distilled-600M": "cc-by-nc-4.0",
+    "facebook/nllb-200-distilled-1.3B": "cc-by-nc-4.0",
+    "facebook/nllb-200-1.3B": "cc-by-nc-4.0",
+    "facebook/nllb-200-3.3B": "cc-by-nc-4.0",
+    "facebook/m2m100_418M": "mit",
+    "facebook/m2m100_1.2B": "mit",
+    "sshleifer/distilbart-cnn-12-6": "apache-2.0",
+}
+
 # Files a seq2seq model needs; weights are chosen per repo so a download never takes
 # both the safetensors and the .bin copy (or TF/Flax weights) of the same model.
 _CONFIG_PATTERNS = ["*.json", "*.spm", "*.model", "*.txt"]

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ja2en import InputError, PairFilter, PublishError, build_dataset, publish, translate_documents
+from ja2en.cli import app
+
+DOCS = {
+    "a.txt": "株価は大幅に下落した。会議は延期された。\n本当におめでとうございます!\n",
+    "b.txt": "会議は延期された。\nありがとうございます。\n",  # one pair repeats a.txt's
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, tiny_marian: Path, tiny_bart: Path) -> Path:
+    """A finished run made with the tiny models stored under the default models' Hub ids."""
+    root = tmp_path_factory.mktemp("publish")
+    store = root / "models"
+    for hub_id, folder in [("staka/fugumt-ja-en", tiny_marian), ("sshleifer/distilbart-cnn-12-6", tiny_bart)]:
+        (store / hub_id).parent.mkdir(parents=True, exist_ok=True)
+        (store / hub_id).symlink_to(folder, target_is_directory=True)
+    inputs = root / "in"
+    inputs.mkdir()
+    for name, text in DOCS.items():
+        (inputs / name).write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JA2EN_MODELS_DIR", str(store))
+        translate_documents(inputs, output_dir=root / "out", device="cpu")
+    return root / "out"
+
+
+def _pairs(run: Path) -> list[tuple[str, int, int, str, str]]:
+    docs = [json.loads(line) for line in (run / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [(d["id"], p["paragraph"], p["sentence"], p["ja"], p["en"]) for d in docs for p in d["pairs"]]
+
+
+def _card(local: Path) -> dict:
+    text = (local / "README.md").read_text(encoding="utf-8")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_dry_run_builds_a_dataset_that_loads_with_one_line(run_dir: Path, tmp_path: Path) -> None:
+    import datasets
+
+    result = publish(run_dir, repo_id="org/ja-en-news", local_dir=tmp_path / "ds", dry_run=True)
+    assert result.url is None
+    sentences = datasets.load_dataset(str(tmp_path / "ds"), "sentences", split="train")
+    assert sentences.features == datasets.Features(
+        {
+            "doc_id": datasets.Value("string"),
+            "paragraph": datasets.Value("int32"),
+            "sentence": datasets.Value("int32"),
+            "translation": datasets.Translation(languages=["ja", "en"]),
+        }
+    )
+    got = [(r["doc_id"], r["paragraph"], r["sentence"], r["translation"]["ja"], r["translation"]["en"]) for r in sentences]
+    assert got == _pairs(run_dir)
+
+    documents = datasets.load_dataset(str(tmp_path / "ds"), "documents", split="train")
+    assert documents.column_names == [
+        "doc_id", "source", "sha256", "encoding", "ja", "en", "summary_en",
+        "translation_model", "translation_revision", "summarization_model", "summarization_revision",
+    ]  # fmt: skip
+    assert documents["doc_id"] == ["a", "b"]
+    assert documents["translation_model"] == ["staka/fugumt-ja-en"] * 2
+    assert all(documents["summary_en"])
+    assert (result.build.rows, result.build.shards) == ({"sentences": 5, "documents": 2}, {"sentences": 1, "documents": 1})
+
+
+def test_card_yaml_names_both_configs_and_the_hub_metadata(run_dir: Path, tmp_path: Path) -> None:
+    publish(run_dir, repo_id="org/ja-en-news", local_dir=tmp_path / "ds", dry_run=True)
+    card = _card(tmp_path / "ds")
+    assert [c["config_name"] for c in card["configs"]] == ["sentences", "documents"]
+    assert card["configs"][0]["data_files"] == [{"split": "train", "path": "data/sentences/train-*.parquet"}]
+    assert card["language"] == ["ja", "en"]
+    assert card["task_categories"] == ["translation", "summarization"]
+    assert (card["multilinguality"], card["annotations_creators"]) == ("translation", "machine-generated")
+    assert (card["size_categories"], card["pretty_name"]) == ("n<1K", "ja-en-news")
+    # FuguMT is CC BY-SA 4.0, so the translations are shared alike
+    assert card["license"] == "cc-by-sa-4.0"
+    body = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+    assert '| translation | `staka/fugumt-ja-en` | `local` | cc-by-sa-4.0 |' in body
+    assert 'load_dataset("org/ja-en-news", "sentences", split="train")' in body
+    assert "## Limitations" in body and "machine translation, not human translation" in body
+
+
+def test_large_corpora_are_split_into_several_shards(run_dir: Path, tmp_path: Path) -> None:
+    import datasets
+
+    result = build_dataset(run_dir, tmp_path / "ds", shard_bytes=1)
+    assert result.shards["sentences"] > 1
+    files = sorted(p.name for p in (tmp_path / "ds" / "data" / "sentences").iterdir())
+    assert files[0] == f"train-00000-of-{len(files):05d}.parquet"
+    assert len(datasets.load_dataset(str(tmp_path / "ds"), "sentences", split="train")) == 5
+
+
+def test_dedup_drops_repeated_pairs_and_the_card_counts_them(run_dir: Path, tmp_path: Path) -> None:
+    result = build_dataset(run_dir, tmp_path / "ds", pair_filter=PairFilter(dedup=True))
+    assert result.rows["sentences"] == 4
+    assert result.filter_counts.to_dict() == {
+        "pairs": 5, "kept": 4, "dropped": {"below_min_score": 0, "flagged": 0, "duplicate": 1}
+    }  # fmt: skip
+    assert "Dropped before publishing: 1 duplicate." in (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+
+
+def test_license_that_breaks_the_models_terms_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as error:
+        build_dataset(run_dir, tmp_path / "ds", license="mit")
+    assert str(error.value) == (
+        "--license mit is not share-alike, but staka/fugumt-ja-en (cc-by-sa-4.0) requires it; "
+        "choose a license such as cc-by-sa-4.0"
+    )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_unknown_model_license_asks_for_one(tmp_path: Path, translator) -> None:
+    (tmp_path / "a.txt").write_text("会議は延期された。", encoding="utf-8")
+    translate_documents(tmp_path / "a.txt", output_dir=tmp_path / "out", translator=translator, summarizer_model=None)
+    with pytest.raises(InputError) as error:
+        build_dataset(tmp_path / "out", tmp_path / "ds")
+    assert str(error.value) == (
+        f"the license of {translator.model_id} is not known to ja2en; check its terms and pass --license "
+        "(for example --license cc-by-sa-4.0)"
+    )
+    assert build_dataset(tmp_path / "out", tmp_path / "ds", license="cc-by-4.0").license == "cc-by-4.0"
+
+
+def test_missing_run_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as error:
+        build_dataset(tmp_path, tmp_path / "ds")
+    assert str(error.value) == f"{tmp_path}: no documents.jsonl here; run `ja2en translate INPUT -o {tmp_path}` first"
+
+
+def test_push_offline_keeps_the_local_build(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(PublishError) as error:
+        publish(run_dir, repo_id="org/name", local_dir=tmp_path / "ds")
+    assert str(error.value) == (
+        f"cannot push while offline (HF_HUB_OFFLINE=1); the dataset is built in {tmp_path / 'ds'}/, push it when online"
+    )
+    assert (tmp_path / "ds" / "README.md").is_file()
+
+
+class _FakeHub:
+    """Stands in for the Hub: records calls, or refuses like a Hub without write access."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.calls: list[tuple[str, dict]] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import huggingface_hub
+        from huggingface_hub import constants
+
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_TOKEN", "hf_secretTOKEN123")
+        hub = self
+
+        def create_repo(api, repo_id, **kwargs):
+            hub.calls.append(("create_repo", {"repo_id": repo_id, "token": api.token, **kwargs}))
+            if hub.refuse:
+                from types import SimpleNamespace
+
+                from huggingface_hub.errors import HfHubHTTPError
+
+                # What the client hands over: a response whose text may echo the request.
+                response = SimpleNamespace(
+                    status_code=403, headers={}, request=None, text="token hf_secretTOKEN123 forbidden"
+                )
+                raise HfHubHTTPError("403 Forbidden: token hf_secretTOKEN123", response=response)
+
+        def upload(api, **kwargs):
+            hub.calls.append(("upload", kwargs))
+
+        monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+        monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload)
+        monkeypatch.setattr(huggingface_hub.HfApi, "upload_large_folder", upload, raising=False)
+
+
+def test_push_is_private_by_default_and_public_on_request(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    hub = _FakeHub()
+    hub.install(monkeypatch)
+    result = publish(run_dir, repo_id="org/name", local_dir=tmp_path / "ds")
+    assert result.url == "https://huggingface.co/datasets/org/name"
+    create, upload = hub.calls
+    assert create[1] == {"repo_id": "org/name", "token": "hf_secretTOKEN123", "repo_type": "dataset", "private": True, "exist_ok": True}
+    assert (upload[1]["repo_id"], upload[1]["repo_type"], Path(upload[1]["folder_path"])) == ("org/name", "dataset", tmp_path / "ds")
+    hub.calls.clear()
+    publish(run_dir, repo_id="org/name", local_dir=tmp_path / "ds", public=True)
+    assert hub.calls[0][1]["private"] is False
+
+
+def test_refused_push_is_one_line_without_the_token(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    _FakeHub(refuse=True).install(monkeypatch)
+    result = CliRunner().invoke(app, ["publish", str(run_dir), "--repo-id", "org/name", "--local-dir", str(tmp_path / "ds")])
+    assert result.exit_code == 5
+    assert result.stderr == (
+        "error: the Hugging Face Hub refused the push to org/name (HTTP 403); check that your token can write to it "
+        f"(`hf auth whoami`); the dataset is built in {tmp_path / 'ds'}/\n"
+    )
+    assert "hf_secretTOKEN123" not in result.output
+    assert "hf_secretTOKEN123" not in "".join(p.read_text(errors="replace") for p in (tmp_path / "ds").rglob("*") if p.is_file())
+    assert (tmp_path / "ds" / "README.md").is_file()
+
+
+def test_cli_dry_run_prints_one_line(run_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["publish", str(run_dir), "--dry-run", "--local-dir", str(tmp_path / "ds"), "--dedup"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Built 2 documents and 4 sentence pairs (1 dropped: 1 duplicate) in {tmp_path / 'ds'}/ "
+        "(license cc-by-sa-4.0); dry run, nothing pushed\n"
+    )
+
+
+def test_cli_needs_a_repo_id_to_push(run_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["publish", str(run_dir)])
+    assert result.exit_code == 2
+    assert result.stderr == "error: --repo-id ORG/NAME is needed to push; add --dry-run to only build the dataset locally\n"
