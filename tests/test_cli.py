@@ -136,3 +136,49 @@ def test_real_command_offline_without_model_fails_fast_with_one_line(seed_folder
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("error: translation model 'staka/fugumt-ja-en' is not available here")
     assert "Traceback" not in proc.stderr
+
+
+def _finished_run(folder: Path) -> Path:
+    """A run's output folder written by hand: two documents, one repeated pair."""
+    folder.mkdir()
+    docs = [
+        {"id": "a", "pairs": [{"paragraph": 0, "sentence": 0, "ja": "会議は延期された。", "en": "The meeting was postponed."}]},
+        {"id": "b", "pairs": [{"paragraph": 0, "sentence": 0, "ja": "会議は延期された。", "en": "The meeting was postponed."},
+                              {"paragraph": 1, "sentence": 0, "ja": "A&B<C>", "en": "A&B<C>"}]},
+    ]  # fmt: skip
+    (folder / "documents.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), "utf-8")
+    (folder / "manifest.json").write_text("{}", encoding="utf-8")
+    return folder
+
+
+def test_export_tmx_prints_what_it_kept_dropped_and_wrote(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    run = _finished_run(tmp_path / "run")
+    result = runner.invoke(app, ["export", str(run), "--format", "tmx", "--dedup"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Exported 2 pairs (1 dropped: 1 duplicate) → {run / 'corpus.tmx'}, {run / 'corpus.export.json'}\n"
+    )
+    segs = [seg.text for seg in ET.parse(run / "corpus.tmx").iter("seg")]
+    assert segs == ["会議は延期された。", "The meeting was postponed.", "A&B<C>", "A&B<C>"]
+
+
+def test_export_moses_to_a_prefix(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path / "run")
+    result = runner.invoke(app, ["export", str(run), "-f", "moses", "--to", str(tmp_path / "train")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "train.ja").read_text(encoding="utf-8").splitlines() == ["会議は延期された。"] * 2 + ["A&B<C>"]
+    assert len((tmp_path / "train.en").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_export_unknown_format_and_missing_scores_are_one_line(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path / "run")
+    result = runner.invoke(app, ["export", str(run), "--format", "xliff"])
+    assert (result.exit_code, result.stderr) == (2, "error: unknown export format 'xliff'; use one of tmx, moses, tsv\n")
+    result = runner.invoke(app, ["export", str(run), "--min-score", "-1.5"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {run}: its pairs have no scores, so --min-score cannot filter them; "
+        "drop --min-score, or re-translate with a ja2en version that records scores\n"
+    )

@@ -103,7 +103,7 @@ def test_dedup_drops_repeated_pairs_and_the_card_counts_them(run_dir: Path, tmp_
     result = build_dataset(run_dir, tmp_path / "ds", pair_filter=PairFilter(dedup=True))
     assert result.rows["sentences"] == 4
     assert result.filter_counts.to_dict() == {
-        "pairs": 5, "kept": 4, "dropped": {"below_min_score": 0, "flagged": 0, "duplicate": 1}
+        "pairs": 5, "kept": 4, "dropped": {"below_min_score": 0, "no_score": 0, "flagged": 0, "duplicate": 1}
     }  # fmt: skip
     assert "Dropped before publishing: 1 duplicate." in (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
 

@@ -10,6 +10,7 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 from .corpus import FilterCounts, PairFilter, PairRow, RunOutput
 from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError, PublishError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
+from .export import ExportResult, export_corpus
 from .pipeline import Progress, RunResult, process_documents, translate_documents
 from .publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
 from .readers import decode_bytes, normalize_text, read_documents
@@ -22,6 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BuildResult",
+    "ExportResult",
+    "export_corpus",
     "FilterCounts",
     "PairFilter",
     "PairRow",

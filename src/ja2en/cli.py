@@ -20,6 +20,7 @@ from .errors import Ja2enError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus import FilterCounts, PairFilter
 from .pipeline import Progress, translate_documents
+from .export import FORMATS, export_corpus
 from .publish import publish
 
 app = typer.Typer(
@@ -213,6 +214,33 @@ def publish_cli(
     typer.echo(
         f"Built {build.rows['documents']} documents and {build.rows['sentences']} sentence pairs"
         f"{_dropped(build.filter_counts)} in {build.local_dir}/ (license {build.license}); {where}"
+    )
+
+
+@app.command("export")
+@_report_errors
+def export_cli(
+    output_dir: Annotated[Path, typer.Argument(help="A finished `ja2en translate` output folder.")],
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "tmx",
+    destination: Annotated[
+        Path | None,
+        typer.Option("--to", help="File to write (a prefix for moses); default OUTPUT_DIR/corpus.<format>."),
+    ] = None,
+    min_score: MinScoreOption = None,
+    drop_flagged: DropFlaggedOption = False,
+    dedup: DedupOption = False,
+) -> None:
+    """Export the aligned pairs for CAT and MT tools: TMX 1.4b, Moses text files, or JParaCrawl-style TSV."""
+    result = export_corpus(
+        output_dir,
+        format=format,
+        destination=destination,
+        pair_filter=PairFilter(min_score=min_score, drop_flagged=drop_flagged, dedup=dedup),
+    )
+    replaced = f", {result.replaced_characters} unwritable characters replaced by U+FFFD" if result.replaced_characters else ""
+    typer.echo(
+        f"Exported {result.counts.kept} pairs{_dropped(result.counts)}{replaced} → "
+        + ", ".join(str(path) for path in result.files)
     )
 
 

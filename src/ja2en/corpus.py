@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,9 @@ class FilterCounts:
 
     pairs: int = 0
     kept: int = 0
-    dropped: dict[str, int] = field(default_factory=lambda: {"below_min_score": 0, "flagged": 0, "duplicate": 0})
+    dropped: dict[str, int] = field(
+        default_factory=lambda: {"below_min_score": 0, "no_score": 0, "flagged": 0, "duplicate": 0}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {"pairs": self.pairs, "kept": self.kept, "dropped": dict(self.dropped)}
@@ -93,39 +96,63 @@ class RunOutput:
         return any(pair.get("score") is not None for doc in self.documents() for pair in doc["pairs"])
 
 
-def pairs_of(documents: Iterable[dict[str, Any]]) -> Iterator[PairRow]:
+def pairs_of(documents: Iterable[dict[str, Any]], where: Path | str = "documents.jsonl") -> Iterator[PairRow]:
     """Every aligned pair of the given document records, in order."""
-    for doc in documents:
-        for pair in doc["pairs"]:
-            yield PairRow(
-                doc_id=doc["id"],
-                paragraph=pair["paragraph"],
-                sentence=pair["sentence"],
-                ja=pair["ja"],
-                en=pair["en"],
-                score=pair.get("score"),
-                flags=tuple(pair.get("flags") or ()),
-            )
+    for number, doc in enumerate(documents, start=1):
+        try:
+            for pair in doc["pairs"]:
+                yield PairRow(
+                    doc_id=doc["id"],
+                    paragraph=pair["paragraph"],
+                    sentence=pair["sentence"],
+                    ja=pair["ja"],
+                    en=pair["en"],
+                    score=pair.get("score"),
+                    flags=tuple(pair.get("flags") or ()),
+                )
+        except (KeyError, TypeError) as exc:
+            raise InputError(
+                f"{where}: record {number} is missing {exc} or malformed; re-run `ja2en translate` to rewrite it"
+            ) from None
+
+
+def _pair_digest(row: PairRow) -> bytes:
+    # Length-prefixed so no two different pairs share a key; surrogatepass because a JSON
+    # file may hold lone surrogates that plain UTF-8 cannot encode.
+    key = f"{len(row.ja)}:{row.ja}{row.en}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(key, digest_size=16).digest()
 
 
 def select_pairs(output: RunOutput, pair_filter: PairFilter, counts: FilterCounts) -> Iterator[PairRow]:
-    """The pairs of `output` that pass `pair_filter`; `counts` is filled in as they stream."""
+    """The pairs of `output` that pass `pair_filter`; `counts` is filled in as they stream.
+
+    Checks the filter against the run at once (not at the first pair), so a caller can
+    rely on a bad filter failing before it creates any file.
+    """
     if pair_filter.min_score is not None and not output.has_scores():
         raise InputError(
             f"{output.folder}: its pairs have no scores, so --min-score cannot filter them; "
             "drop --min-score, or re-translate with a ja2en version that records scores"
         )
+    return _filtered(output, pair_filter, counts)
+
+
+def _filtered(output: RunOutput, pair_filter: PairFilter, counts: FilterCounts) -> Iterator[PairRow]:
     seen: set[bytes] = set()
-    for row in pairs_of(output.documents()):
+    for row in pairs_of(output.documents(), output.documents_path):
         counts.pairs += 1
-        if pair_filter.min_score is not None and (row.score is None or row.score < pair_filter.min_score):
-            counts.dropped["below_min_score"] += 1
-            continue
+        if pair_filter.min_score is not None:
+            if row.score is None or math.isnan(row.score):
+                counts.dropped["no_score"] += 1
+                continue
+            if row.score < pair_filter.min_score:
+                counts.dropped["below_min_score"] += 1
+                continue
         if pair_filter.drop_flagged and row.flags:
             counts.dropped["flagged"] += 1
             continue
         if pair_filter.dedup:
-            digest = hashlib.blake2b(f"{row.ja}\x00{row.en}".encode(), digest_size=16).digest()
+            digest = _pair_digest(row)
             if digest in seen:
                 counts.dropped["duplicate"] += 1
                 continue

@@ -45,12 +45,16 @@ def prepare_output_dir(path: Path | str) -> Path:
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write `data` as pretty JSON via a temporary file and a rename."""
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot be written ({exc.strerror}); free space or choose another -o") from None
 
 
 class CorpusWriter:

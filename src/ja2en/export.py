@@ -1,0 +1,225 @@
+"""A finished run's pairs → the files MT toolkits read: TMX 1.4b, Moses plain text, TSV.
+
+- tmx: one `<tu>` per pair with `x-doc-id`, `x-paragraph`, `x-sentence` (and `x-score`,
+  `x-flags` when the run recorded them) props, then the `ja` and `en` segments. Characters
+  XML 1.0 cannot hold are replaced by U+FFFD and counted; a CR is written as `&#13;` so
+  that it survives parsing.
+- moses: `<prefix>.ja` and `<prefix>.en`, one segment per line, line N of one the
+  translation of line N of the other. Every line break inside a segment (anything
+  `str.splitlines()` splits on, CRLF counting as one) becomes a single space, so the two
+  files can never fall out of step.
+- tsv: JParaCrawl's layout, `doc_id<TAB>score<TAB>en<TAB>ja` (score empty when the run has
+  none), with no header line, as JParaCrawl has none. Tabs and line breaks inside a field
+  become a single space.
+
+Pairs stream from documents.jsonl to `.partial` files that are renamed into place only when
+everything, including the `<stem>.export.json` report of what was kept and dropped, is
+written: a crash never leaves a half file under a final name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from .corpus import FilterCounts, PairFilter, PairRow, RunOutput, select_pairs
+from .errors import InputError, OutputError
+from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE
+
+FORMATS = ("tmx", "moses", "tsv")
+_PARTIAL = ".partial"
+
+# XML 1.0 Char excludes C0 controls other than TAB/LF/CR, surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Lone surrogates (possible in JSON, as \ud800 escapes) cannot be encoded as UTF-8 at all.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Exactly what str.splitlines() treats as a line boundary.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_LINE_BREAK_OR_TAB = re.compile("\r\n|[\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What an export wrote and which pairs it kept."""
+
+    format: str
+    files: tuple[Path, ...]  # the data files, then the report
+    counts: FilterCounts
+    replaced_characters: int  # characters that cannot be written (in XML 1.0, or at all), now U+FFFD
+
+
+def export_corpus(
+    output_dir: Path | str,
+    *,
+    format: str,
+    destination: Path | str | None = None,
+    pair_filter: PairFilter = PairFilter(),
+) -> ExportResult:
+    """Write the pairs of the run in `output_dir` that pass `pair_filter` as `format`.
+
+    `destination` is the file for tmx and tsv, the prefix of `.ja`/`.en` for moses; by
+    default `corpus.<format>` (or the prefix `corpus`) inside `output_dir`.
+    """
+    if format not in FORMATS:
+        raise InputError(f"unknown export format '{format}'; use one of {', '.join(FORMATS)}")
+    output = RunOutput(output_dir)
+    if destination is None:
+        destination = output.folder / ("corpus" if format == "moses" else f"corpus.{format}")
+    target = Path(destination)
+    if format == "moses":
+        data_paths = [target.with_name(target.name + ".ja"), target.with_name(target.name + ".en")]
+        report_path = target.with_name(target.name + ".export.json")
+    else:
+        data_paths = [target]
+        report_path = target.with_name(target.stem + ".export.json")
+    _refuse_to_overwrite_run(output, [*data_paths, report_path])
+
+    counts = FilterCounts()
+    rows: Iterator[PairRow] = select_pairs(output, pair_filter, counts)
+    # select_pairs is a generator: its checks (--min-score on a run without scores) run on
+    # the first next(), so start it before any folder or file is created.
+    rows = itertools.chain(list(itertools.islice(rows, 1)), rows)
+    try:
+        with _atomic_files([*data_paths, report_path]) as handles:
+            replaced = _WRITERS[format](rows, handles[:-1])
+            report = {
+                "format": format,
+                "source": str(output.folder),
+                "files": [path.name for path in data_paths],
+                "filter": {
+                    "min_score": pair_filter.min_score,
+                    "drop_flagged": pair_filter.drop_flagged,
+                    "dedup": pair_filter.dedup,
+                },
+                "counts": counts.to_dict(),
+                "replaced_characters": replaced,
+            }
+            handles[-1].write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    except OSError as exc:
+        names = ", ".join(path.name for path in data_paths)
+        raise OutputError(
+            f"{target.parent}: cannot write {names} there ({exc.strerror or exc}); "
+            "check the folder's permissions and free space, or choose another destination"
+        ) from None
+    return ExportResult(format=format, files=(*data_paths, report_path), counts=counts, replaced_characters=replaced)
+
+
+def _refuse_to_overwrite_run(output: RunOutput, paths: Iterable[Path]) -> None:
+    """Stop a destination from replacing the run's own files, which the export reads."""
+    protected = {(output.folder / name).resolve() for name in (DOCUMENTS_FILE, SENTENCES_FILE, MANIFEST_FILE)}
+    for path in paths:
+        if path.resolve() in protected:
+            raise InputError(f"{path}: exporting there would overwrite the run's own files; choose another destination")
+
+
+@contextmanager
+def _atomic_files(paths: Sequence[Path]) -> Iterator[list[TextIO]]:
+    """Open a `.partial` file beside each path; rename them all into place only if the block succeeds."""
+    partials = [path.with_name(path.name + _PARTIAL) for path in paths]
+    handles: list[TextIO] = []
+    try:
+        for partial in partials:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            # newline="": no platform newline translation, so a line is exactly what was written.
+            handles.append(partial.open("w", encoding="utf-8", newline=""))
+        yield handles
+        for handle in handles:
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        # The report comes last, so a report on disk means its data files are complete.
+        for partial, path in zip(partials, paths):
+            os.replace(partial, path)
+    finally:
+        for handle in handles:
+            handle.close()
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+
+
+def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
+    """TMX 1.4b, one `<tu>` per pair; returns how many characters were replaced."""
+    from . import __version__  # here, not at import time: the package imports this module
+
+    out = handles[0]
+    replaced = 0
+
+    def text(value: str) -> str:
+        nonlocal replaced
+        value, count = _NOT_XML.subn("\ufffd", value)
+        replaced += count
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+    out.write(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n'
+        '<tmx version="1.4">\n'
+        f'  <header creationtool="ja2en" creationtoolversion="{_attribute(__version__)}" datatype="plaintext"'
+        ' segtype="sentence" adminlang="en" srclang="ja" o-tmf="ja2en"/>\n'
+        "  <body>\n"
+    )
+    for row in rows:
+        props = [("x-doc-id", row.doc_id), ("x-paragraph", str(row.paragraph)), ("x-sentence", str(row.sentence))]
+        if row.score is not None:
+            props.append(("x-score", repr(float(row.score))))
+        if row.flags:
+            props.append(("x-flags", ",".join(row.flags)))
+        out.write("    <tu>\n")
+        out.writelines(f'      <prop type="{kind}">{text(value)}</prop>\n' for kind, value in props)
+        out.write(f'      <tuv xml:lang="ja"><seg>{text(row.ja)}</seg></tuv>\n')
+        out.write(f'      <tuv xml:lang="en"><seg>{text(row.en)}</seg></tuv>\n')
+        out.write("    </tu>\n")
+    out.write("  </body>\n</tmx>\n")
+    return replaced
+
+
+def _attribute(value: str) -> str:
+    """An XML attribute value; whitespace as character references, which attribute parsing keeps."""
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return value.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+
+
+def _write_moses(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
+    """`.ja` and `.en`, one segment per line; returns how many characters were replaced."""
+    ja_out, en_out = handles
+    clean = _Cleaner(_LINE_BREAK)
+    for row in rows:
+        ja_out.write(clean(row.ja) + "\n")
+        en_out.write(clean(row.en) + "\n")
+    return clean.replaced
+
+
+def _write_tsv(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
+    """JParaCrawl-style `doc_id, score, en, ja` lines; returns how many characters were replaced."""
+    clean = _Cleaner(_LINE_BREAK_OR_TAB)
+    for row in rows:
+        score = "" if row.score is None else repr(float(row.score))
+        handles[0].write("\t".join((clean(row.doc_id), score, clean(row.en), clean(row.ja))) + "\n")
+    return clean.replaced
+
+
+class _Cleaner:
+    """Makes a field safe for a line-based file: separators → one space, lone surrogates → U+FFFD."""
+
+    def __init__(self, separators: re.Pattern[str]) -> None:
+        self.separators = separators
+        self.replaced = 0
+
+    def __call__(self, value: str) -> str:
+        value, count = _SURROGATE.subn("\ufffd", value)
+        self.replaced += count
+        return self.separators.sub(" ", value)
+
+
+_WRITERS: dict[str, Callable[[Iterable[PairRow], Sequence[TextIO]], int]] = {
+    "tmx": _write_tmx,
+    "moses": _write_moses,
+    "tsv": _write_tsv,
+}
