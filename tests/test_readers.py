@@ -88,8 +88,13 @@ def test_folder_is_read_recursively_in_stable_order_with_readable_ids(tmp_path: 
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("本文です。", encoding="utf-8")
-    ids = [doc.id for doc in read_all(tmp_path)]
-    assert ids == ["a/c", "a/z", "b"]
+    items = read_all(tmp_path)
+    assert [doc.id for doc in items if isinstance(doc, Document)] == ["a/c", "a/z", "b"]
+    # Nothing is skipped without a word: the PDF is named (hidden files are not).
+    assert [str(e) for e in items if isinstance(e, InputError)] == [
+        f"{tmp_path / 'notes.pdf'}: not a document ja2en reads (.pdf); "
+        "convert it to .txt, .md or .jsonl, or move it out of the input folder"
+    ]
 
 
 def test_single_file_id_is_its_stem(tmp_path: Path) -> None:
@@ -151,9 +156,18 @@ def test_empty_file_is_reported(tmp_path: Path) -> None:
     assert str(error) == f"{path}: empty document; remove it or add text"
 
 
-def test_missing_path_is_an_error_before_anything_is_read(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="^.*nope: no such file or folder; check the path$"):
-        list_input_files([tmp_path / "nope"])
+def test_missing_path_and_broken_link_are_errors_in_their_place(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good.txt").write_text("本文。", encoding="utf-8")
+    (tmp_path / "in" / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "elsewhere.txt")
+    items = list_input_files([tmp_path / "nope", tmp_path / "in", tmp_path / "dangling.txt"])
+    assert [str(i) if isinstance(i, InputError) else i for i in items] == [
+        f"{tmp_path / 'nope'}: no such file or folder; check the path",
+        f"{tmp_path / 'in' / 'gone.txt'}: broken symbolic link (to {tmp_path / 'deleted.txt'}); fix or remove it",
+        (tmp_path / "in" / "good.txt", tmp_path / "in"),
+        f"{tmp_path / 'dangling.txt'}: broken symbolic link (to {tmp_path / 'elsewhere.txt'}); fix or remove it",
+    ]
 
 
 @given(st.text())

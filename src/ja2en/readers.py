@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -106,29 +107,64 @@ def decode_bytes(data: bytes, *, path: Path | str, encoding: str | None = None) 
     return text, name
 
 
-def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path]]:
+def _walk(folder: Path) -> Iterator[Path | InputError]:
+    """Every non-hidden file below `folder`, sorted; unlistable folders come back as errors."""
+    problems: list[InputError] = []
+
+    def unlistable(error: OSError) -> None:
+        problems.append(InputError(f"{error.filename}: cannot list this folder ({error.strerror}); check its permissions"))
+
+    seen: set[str] = set()  # real paths of folders, so a symlink loop is walked once
+    found: list[Path] = []
+    for here, folders, files in os.walk(folder, onerror=unlistable, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(Path(here) / name for name in files if not name.startswith("."))
+    yield from problems
+    yield from sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | InputError]:
     """Expand files and folders into (file, root) pairs: folders recursively, sorted, stable.
 
-    Hidden files and folders (names starting with '.') and unsupported suffixes inside
-    folders are skipped; a file named explicitly is always read.
+    Hidden files and folders (names starting with '.') are skipped. Inside folders, a file
+    that is not .txt/.md/.jsonl, a broken symbolic link, or a folder that cannot be listed
+    comes back as an InputError in its place, so nothing is skipped without a word; a file
+    named explicitly is always read.
     """
-    found: list[tuple[Path, Path]] = []
+    found: list[tuple[Path, Path] | InputError] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            files = [
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.is_file()
-            ]
-            found.extend((p, path) for p in sorted(files, key=lambda p: p.relative_to(path).as_posix()))
+            for item in _walk(path):
+                if isinstance(item, InputError):
+                    found.append(item)
+                elif item.is_symlink() and not item.exists():
+                    found.append(_broken_link(item))
+                elif item.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    found.append(
+                        InputError(
+                            f"{item}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
+                            "convert it to .txt, .md or .jsonl, or move it out of the input folder"
+                        )
+                    )
+                elif item.is_file():
+                    found.append((item, path))
         elif path.is_file():
             found.append((path, path.parent))
+        elif path.is_symlink():
+            found.append(_broken_link(path))
         else:
-            raise InputError(f"{path}: no such file or folder; check the path")
+            found.append(InputError(f"{path}: no such file or folder; check the path"))
     return found
+
+
+def _broken_link(path: Path) -> InputError:
+    return InputError(f"{path}: broken symbolic link (to {os.readlink(path)}); fix or remove it")
 
 
 def _document_id(path: Path, root: Path) -> str:
@@ -203,5 +239,8 @@ def read_documents(
     inputs: Iterable[Path | str], *, encoding: str | None = None
 ) -> Iterator[Document | InputError]:
     """Read every document under `inputs` in a stable order; errors come back as values."""
-    for path, root in list_input_files(inputs):
-        yield from read_file(path, root, encoding=encoding)
+    for item in list_input_files(inputs):
+        if isinstance(item, InputError):
+            yield item
+        else:
+            yield from read_file(*item, encoding=encoding)
