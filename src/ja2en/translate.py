@@ -7,10 +7,12 @@ sampling, so the same inputs and settings give the same English.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cache import TranslationCache
 from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, load_seq2seq
 
 # Multilingual models need to be told the languages. The quirks of each family live here:
@@ -43,6 +45,7 @@ class Translator(ModelUser):
         model: a Hub id (default FuguMT) or a local model folder.
         beams: beam size; 1 is greedy decoding.
         batch_size: sentences per generate() call.
+        cache: a TranslationCache to reuse translations across runs and documents.
         max_input_tokens: longest input per generate() (default: the model's limit); longer
             sentences are translated in pieces cut at clause boundaries and rejoined.
         device: auto, cpu, cuda, cuda:N or mps.
@@ -60,24 +63,28 @@ class Translator(ModelUser):
         device: str = "auto",
         dtype: str = "auto",
         loaded: LoadedModel | None = None,
+        cache: TranslationCache | None = None,
+        trust_remote_code: bool = False,
     ) -> None:
         if beams < 1 or batch_size < 1:
             raise ValueError("beams and batch_size must be at least 1")
-        self.loaded = loaded or load_seq2seq(model, role="translation", revision=revision, device=device, dtype=dtype)
+        self.loaded = loaded or load_seq2seq(
+            model, role="translation", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+        self.cache = cache
         model_limit = self.loaded.max_input_tokens()
         self.max_input_tokens = min(max_input_tokens, model_limit) if max_input_tokens else model_limit
         self.beams = beams
         self.batch_size = batch_size
         self._language_kwargs = language_generate_kwargs(self.loaded.tokenizer)
 
+    def decoding(self) -> dict[str, Any]:
+        """The generation settings that decide a translation (not batch size or device)."""
+        return {"beams": self.beams, "max_input_tokens": self.max_input_tokens, "language": self._language_kwargs}
+
     def settings(self) -> dict[str, Any]:
-        """What determines the output, for the manifest."""
-        return {
-            **self.describe_model(),
-            "beams": self.beams,
-            "batch_size": self.batch_size,
-            "max_input_tokens": self.max_input_tokens,
-        }
+        """Model, device, batching and decoding, for the manifest."""
+        return {**self.describe_model(), "batch_size": self.batch_size, **self.decoding()}
 
     def translate(self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None) -> list[str]:
         """Translate `sentences`, returning English in the same order.
@@ -87,12 +94,27 @@ class Translator(ModelUser):
         if not sentences:
             return []
         counts = Counter(sentences)
+        namespace = json.dumps(self.fingerprint(), sort_keys=True)
+        known = self.cache.get_many(namespace, counts) if self.cache else {}
+        if progress and known:
+            progress(sum(counts[s] for s in known))
+        new = self._translate_unique([s for s in counts if s not in known], counts, progress)
+        if self.cache and new:
+            self.cache.put_many(namespace, new)
+        english = known | new
+        return [english[s] for s in sentences]
+
+    def _translate_unique(
+        self, unique: list[str], counts: Counter[str], progress: Callable[[int], None] | None
+    ) -> dict[str, str]:
+        if not unique:
+            return {}
         limit = self.max_input_tokens
         # A sentence longer than the model's input limit is translated in pieces and
         # rejoined, never truncated: no Japanese text may go untranslated.
         tokenizer = self.loaded.tokenizer
-        sizes = dict(zip(counts, (len(ids) for ids in tokenizer(list(counts), verbose=False)["input_ids"]), strict=True))
-        pieces = {s: [s] if sizes[s] <= limit else self._fit(s, limit) for s in counts}
+        sizes = dict(zip(unique, (len(ids) for ids in tokenizer(unique, verbose=False)["input_ids"]), strict=True))
+        pieces = {s: [s] if sizes[s] <= limit else self._fit(s, limit) for s in unique}
         units = list(dict.fromkeys(piece for parts in pieces.values() for piece in parts))
         lengths = [sizes.get(u) or self._count(u) for u in units]
         order = sorted(range(len(units)), key=lambda i: lengths[i], reverse=True)
@@ -102,13 +124,12 @@ class Translator(ModelUser):
             for source, target in zip(batch, self._generate(batch, lengths[order[first]]), strict=True):
                 english[source] = target
             if progress:
-                progress(sum(counts.get(s, 0) for s in batch))
-        joined = {s: " ".join(english[p] for p in parts) for s, parts in pieces.items()}
+                progress(sum(counts[s] for s in batch if s in pieces and len(pieces[s]) == 1))
         if progress:
             split_total = sum(counts[s] for s, parts in pieces.items() if len(parts) > 1)
             if split_total:
                 progress(split_total)
-        return [joined[s] for s in sentences]
+        return {s: " ".join(english[p] for p in parts) for s, parts in pieces.items()}
 
     def _count(self, text: str) -> int:
         return len(self.loaded.tokenizer(text, verbose=False)["input_ids"])

@@ -1,0 +1,82 @@
+"""A persistent sentence → translation cache in SQLite, shared by runs on this machine.
+
+Keyed by the normalized Japanese sentence and everything that decides its English (model
+id and revision, beams, input limit, dtype), so a re-run, a resumed run, or boilerplate
+repeated across thousands of press releases is translated once. Lives in
+`$JA2EN_CACHE_DIR` (default `~/.cache/ja2en/`); `--no-cache` bypasses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .errors import OutputError
+
+CACHE_FILE = "translations.sqlite3"
+_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
+
+
+def default_cache_dir() -> Path:
+    """`$JA2EN_CACHE_DIR`, else `$XDG_CACHE_HOME/ja2en`, else `~/.cache/ja2en`."""
+    if os.environ.get("JA2EN_CACHE_DIR"):
+        return Path(os.environ["JA2EN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ja2en"
+
+
+class TranslationCache:
+    """Get and put translations under a namespace (a fingerprint of the decoding setup)."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else default_cache_dir() / CACHE_FILE
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Several runs may share the cache: WAL lets readers go on while one writes.
+            self._db = sqlite3.connect(self.path, timeout=60)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, en TEXT NOT NULL) WITHOUT ROWID"
+            )
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(
+                f"{self.path}: cannot open the translation cache ({exc}); "
+                "set JA2EN_CACHE_DIR to a writable folder or pass --no-cache"
+            ) from None
+        self.hits = 0
+
+    @staticmethod
+    def _key(namespace: str, sentence: str) -> bytes:
+        data = f"{len(namespace)}:{namespace}{sentence}".encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, digest_size=20).digest()
+
+    def get_many(self, namespace: str, sentences: Iterable[str]) -> dict[str, str]:
+        """The cached translations of those `sentences` that have one."""
+        keys = {self._key(namespace, s): s for s in sentences}
+        found: dict[str, str] = {}
+        key_list = list(keys)
+        for first in range(0, len(key_list), _CHUNK):
+            chunk = key_list[first : first + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, en in self._db.execute(f"SELECT key, en FROM translations WHERE key IN ({marks})", chunk):
+                found[keys[key]] = en
+        self.hits += len(found)
+        return found
+
+    def put_many(self, namespace: str, translations: Mapping[str, str]) -> None:
+        """Store translations; a failure to store never fails the run, it only costs speed."""
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO translations (key, en) VALUES (?, ?)",
+                ((self._key(namespace, s), en) for s, en in translations.items()),
+            )
+            self._db.commit()
+        except sqlite3.Error:
+            self._db.rollback()
+
+    def close(self) -> None:
+        self._db.close()
