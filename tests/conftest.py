@@ -20,6 +20,7 @@ os.environ["HF_HOME"] = _HF_HOME
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["JA2EN_CACHE_DIR"] = os.path.join(_HF_HOME, "ja2en-cache")
 os.environ.pop("JA2EN_MODELS_DIR", None)
 os.environ.pop("JA2EN_DEBUG", None)
 

@@ -37,7 +37,7 @@ def test_translate_writes_the_three_files_and_one_result_line(
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("Translated 2 documents, 4 sentences in ")
-    assert lines[0].endswith(f" s → {out}/ (documents.jsonl, sentences.jsonl, manifest.json)")
+    assert lines[0].endswith(f" s → {out}/ (documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json)")
     rows = [json.loads(line) for line in (out / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["en"] for row in rows] == [expected[row["ja"]] for row in rows]
     assert [row["ja"] for row in rows] == [

@@ -10,9 +10,20 @@ from ja2en.errors import DeviceError
 from ja2en.models import load_seq2seq, resolve_device, resolve_dtype
 
 
-def test_local_folder_resolves_to_itself_with_revision_local(tiny_marian: Path) -> None:
+def test_local_folder_resolves_to_itself_with_a_content_revision(tiny_marian: Path, tmp_path: Path) -> None:
+    import shutil
+
     resolved = resolve_model(str(tiny_marian), role="translation")
-    assert (resolved.path, resolved.revision) == (tiny_marian.resolve(), "local")
+    assert resolved.path == tiny_marian.resolve()
+    assert resolved.revision.startswith("local-")
+    # A copy is the same model; changed weights are another.
+    shutil.copytree(tiny_marian, tmp_path / "copy")
+    assert resolve_model(str(tmp_path / "copy"), role="translation").revision == resolved.revision
+    weights = tmp_path / "copy" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert resolve_model(str(tmp_path / "copy"), role="translation").revision != resolved.revision
 
 
 def test_hub_id_is_found_in_the_local_store(tmp_path: Path, tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,3 +96,43 @@ def test_device_and_dtype_resolution() -> None:
         resolve_device("tpu")
     with pytest.raises(DeviceError, match="^--dtype float16 is not supported on CPU; use float32 or bfloat16$"):
         resolve_dtype("float16", "cpu")
+
+
+def test_model_with_its_own_code_needs_trust_remote_code(tmp_path: Path) -> None:
+    config = {"model_type": "custom-mt", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError) as error:
+        load_seq2seq(str(tmp_path), role="translation", device="cpu")
+    assert str(error.value) == (
+        f"translation model '{tmp_path}' runs its own Python code from the model folder; "
+        "read that code, then re-run with --trust-remote-code if you trust it"
+    )
+
+
+def test_opus_mt_jap_en_is_refused_because_jap_is_not_japanese() -> None:
+    with pytest.raises(ModelError) as error:
+        resolve_model("Helsinki-NLP/opus-mt-jap-en", role="translation")
+    assert str(error.value) == (
+        "translation model 'Helsinki-NLP/opus-mt-jap-en' is refused: 'jap' is not Japanese (it is the code of "
+        "another language), so it turns Japanese into nonsense; use staka/fugumt-ja-en or Helsinki-NLP/opus-mt-ja-en"
+    )
+
+
+def test_unknown_hub_id_says_to_check_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    def not_found(api, repo_id, **kwargs):
+        from types import SimpleNamespace
+
+        raise RepositoryNotFoundError("404", response=SimpleNamespace(headers={}, request=None, status_code=404))
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", not_found)
+    with pytest.raises(ModelError) as error:
+        resolve_model("nobody/no-such-model", role="translation")
+    assert str(error.value) == (
+        "translation model 'nobody/no-such-model' was not found on the Hugging Face Hub; check the id, "
+        "or log in with `hf auth login` if it is private"
+    )

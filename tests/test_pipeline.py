@@ -117,10 +117,12 @@ def test_manifest_records_settings_models_versions_counts_and_timings(
     assert manifest == result.manifest
     assert manifest["counts"] == {"input_files": 3, "documents": 4, "paragraphs": 6, "sentences": 11, "errors": 0}
     assert manifest["models"]["translation"]["name"] == str(tiny_marian)
-    assert manifest["models"]["translation"]["revision"] == "local"
+    assert manifest["models"]["translation"]["revision"].startswith("local-")  # a digest of the folder
     assert manifest["models"]["summarization"]["name"] == str(tiny_bart)
     assert {"python", "torch", "transformers", "ja2en"} <= set(manifest["versions"])
-    assert {"read_s", "load_s", "write_s", "total_s"} <= set(manifest["timings"])
+    assert {"read_s", "load_s", "write_s", "total_s"} <= set(manifest["this_run"]["timings"])
+    assert manifest["status"] == "complete"
+    assert manifest["fingerprint"]["translation"]["model"] == str(tiny_marian)
 
 
 def test_long_document_summary_says_it_was_made_by_map_reduce(tmp_path: Path, translator, summarizer, corpus) -> None:

@@ -142,8 +142,20 @@ def translate_cli(
         str | None, typer.Option("--encoding", help="Force an input encoding (e.g. cp932); default: detect.")
     ] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first bad document.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the translation cache (~/.cache/ja2en).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace outputs of a run with other settings instead of refusing.")
+    ] = False,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
+    ] = False,
 ) -> None:
-    """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json."""
+    """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
+
+    Re-running the same command resumes: documents already finished in the output folder are skipped.
+    """
     show_bar = sys.stderr.isatty()
     bar = _ProgressBar() if show_bar else None
     try:
@@ -160,6 +172,9 @@ def translate_cli(
             dtype=dtype,
             encoding=encoding,
             fail_fast=fail_fast,
+            cache=not no_cache,
+            force=force,
+            trust_remote_code=trust_remote_code,
             progress=bar,
         )
     finally:
@@ -170,7 +185,7 @@ def translate_cli(
     failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
     typer.echo(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
-        f"{failed} → {result.output_dir}/ (documents.jsonl, sentences.jsonl, manifest.json)"
+        f"{failed} → {result.output_dir}/ (documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json)"
     )
     if result.errors:
         raise typer.Exit(2)

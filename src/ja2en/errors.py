@@ -21,6 +21,20 @@ class InputError(Ja2enError):
     exit_code = 2
 
 
+class DocumentError(Ja2enError):
+    """A readable document whose translation or summary failed; the others go on."""
+
+    exit_code = 2
+
+    @classmethod
+    def failed(cls, source: str, stage: str, exc: BaseException) -> DocumentError:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        return cls(
+            f"{source}: {stage} failed ({type(exc).__name__}: {detail}); the other documents were written, "
+            "re-run the same command to retry this one"
+        )
+
+
 class DecodeError(InputError):
     """A file's bytes are not valid in any supported encoding."""
 

@@ -11,9 +11,12 @@ makes the offline error one line in well under a second rather than a minute of 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import DeviceError, ModelError
 
@@ -32,6 +35,14 @@ MODEL_LICENSES: dict[str, str] = {
     "facebook/m2m100_418M": "mit",
     "facebook/m2m100_1.2B": "mit",
     "sshleifer/distilbart-cnn-12-6": "apache-2.0",
+}
+
+# Models that load fine but must never be used for Japanese, and why.
+REFUSED_MODELS: dict[str, str] = {
+    "Helsinki-NLP/opus-mt-jap-en": (
+        "'jap' is not Japanese (it is the code of another language), so it turns Japanese into nonsense; "
+        "use staka/fugumt-ja-en or Helsinki-NLP/opus-mt-ja-en"
+    ),
 }
 
 # Files a seq2seq model needs; weights are chosen per repo so a download never takes
@@ -65,20 +76,41 @@ def _check_model_folder(name: str, path: Path, role: str) -> None:
 
 
 def _revision_of(path: Path) -> str:
-    # The Hugging Face cache lays out .../snapshots/<commit hash>/
-    return path.name if path.parent.name == "snapshots" else "local"
+    """The Hub commit of a cached snapshot, or a content digest of a local folder.
+
+    A digest rather than just "local", so that a model retrained into the same folder is
+    not mistaken for the old one by the translation cache or by resume. It reads the
+    config and the size, head and tail of each weights file: cheap, and unchanged by
+    copying the folder elsewhere.
+    """
+    if path.parent.name == "snapshots":  # the Hugging Face cache: .../snapshots/<commit hash>/
+        return path.name
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in path.iterdir()):
+        file = path / name
+        if not file.is_file():
+            continue
+        digest.update(f"{name}:{file.stat().st_size}:".encode())
+        with file.open("rb") as handle:
+            if name.endswith((".json", ".spm", ".model", ".txt")):
+                digest.update(handle.read())
+            elif name.endswith((".safetensors", ".bin")):
+                digest.update(handle.read(1 << 20))
+                handle.seek(max(0, file.stat().st_size - (1 << 20)))
+                digest.update(handle.read())
+    return "local-" + digest.hexdigest()[:12]
 
 
 def resolve_model(name: str, *, role: str, revision: str | None = None) -> ResolvedModel:
     """Find `name` locally or download it; raise ModelError with a one-line fix if neither works."""
+    if name in REFUSED_MODELS:
+        raise ModelError(f"{role} model '{name}' is refused: {REFUSED_MODELS[name]}")
     given = Path(name).expanduser()
-    if given.is_dir():
-        _check_model_folder(name, given, role)
-        return ResolvedModel(name, given.resolve(), "local")
     stored = models_dir() / name
-    if stored.is_dir():
-        _check_model_folder(name, stored, role)
-        return ResolvedModel(name, stored.resolve(), "local")
+    for folder in (given, stored):
+        if folder.is_dir():
+            _check_model_folder(name, folder, role)
+            return ResolvedModel(name, folder.resolve(), _revision_of(folder))
     if given.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelError(f"{role} model folder '{name}' does not exist; check the path")
 
@@ -185,18 +217,29 @@ class LoadedModel:
 
 
 def load_seq2seq(
-    name: str, *, role: str, revision: str | None = None, device: str = "auto", dtype: str = "auto"
+    name: str,
+    *,
+    role: str,
+    revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
 ) -> LoadedModel:
     """Resolve, then load a tokenizer and an `AutoModelForSeq2SeqLM` in eval mode on `device`."""
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     resolved = resolve_model(name, role=role, revision=revision)
+    if not trust_remote_code and _needs_remote_code(resolved.path):
+        raise ModelError(
+            f"{role} model '{name}' runs its own Python code from the model folder; "
+            "read that code, then re-run with --trust-remote-code if you trust it"
+        )
 
     import torch
     from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
     try:
-        config = AutoConfig.from_pretrained(resolved.path)
+        config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{role} model '{name}' has an unreadable config ({_first_line(exc)})") from None
     if not getattr(config, "is_encoder_decoder", False):
@@ -211,8 +254,10 @@ def load_seq2seq(
     bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved.path)
-        model = AutoModelForSeq2SeqLM.from_pretrained(resolved.path, dtype=getattr(torch, dtype))
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            resolved.path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
+        )
     except (OSError, ValueError, ImportError) as exc:
         raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
     finally:
@@ -221,6 +266,15 @@ def load_seq2seq(
     model.to(device)
     model.eval()
     return LoadedModel(resolved, tokenizer, model, device, dtype)
+
+
+def _needs_remote_code(path: Path) -> bool:
+    """Whether the model's config points at Python code shipped with the model."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(config.get("auto_map"))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -246,3 +300,11 @@ class ModelUser:
     def describe_model(self) -> dict[str, str]:
         """Name, revision, path, device and dtype, for the manifest."""
         return {**self.loaded.resolved.to_dict(), "device": self.loaded.device, "dtype": self.loaded.dtype}
+
+    def decoding(self) -> dict[str, Any]:
+        """The generation settings that decide the output."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that decides the output: model, revision, dtype, decoding (not device or batch size)."""
+        return {"model": self.model_id, "revision": self.revision, "dtype": self.loaded.dtype, **self.decoding()}

@@ -1,7 +1,9 @@
-"""Orchestration only: read → segment → translate → summarize → write, with progress.
+"""Orchestration only: read → segment → translate → summarize → journal, with progress.
 
 Documents are translated in groups of a few hundred sentences so batches stay full
-across short documents, and each finished document is written before the next group.
+across short documents, and each finished document is made durable before the next
+group (journal.py), so a crash costs at most one group. A document whose translation or
+summary fails is reported and the run goes on.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .cache import TranslationCache
+from .errors import DocumentError, InputError, Ja2enError
+from .journal import Journal
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import list_input_files, read_file
 from .records import Document, Sentence, SentencePair, TranslatedDocument
 from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
-from .writers import CorpusWriter, prepare_output_dir
+from .writers import prepare_output_dir
 
 GROUP_SENTENCES = 256
 
@@ -104,25 +108,42 @@ def _process_segmented(
     *,
     on_sentences: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None,
-) -> Iterator[TranslatedDocument]:
+) -> Iterator[TranslatedDocument | DocumentError]:
     models = _model_ids(translator, summarizer)
     group: list[tuple[Document, list[Sentence]]] = []
     size = 0
 
-    def flush() -> Iterator[TranslatedDocument]:
+    def stage(name: str) -> None:
         if on_stage:
-            on_stage("translating")
-        english = translator.translate([s.ja for _, ss in group for s in ss], progress=on_sentences)
+            on_stage(name)
+
+    def finish(document: Document, sentences: list[Sentence], english: list[str]) -> TranslatedDocument | DocumentError:
+        try:
+            stage("summarizing")
+            summary = summarizer.summarize(english) if summarizer else None
+        except Exception as exc:  # one document's failure must not stop the batch
+            return DocumentError.failed(document.source, "summarization", exc)
+        return assemble(document, sentences, english, summary, models)
+
+    def flush() -> Iterator[TranslatedDocument | DocumentError]:
+        stage("translating")
+        try:
+            english = translator.translate([s.ja for _, ss in group for s in ss], progress=on_sentences)
+        except Exception:
+            # Find the document at fault: translate each on its own (the good ones come
+            # from the cache or are cheap to redo) and report only the one that fails.
+            for document, sentences in group:
+                try:
+                    own = translator.translate([s.ja for s in sentences], progress=on_sentences)
+                except Exception as exc:
+                    yield DocumentError.failed(document.source, "translation", exc)
+                    continue
+                yield finish(document, sentences, own)
+            return
         offset = 0
         for document, sentences in group:
-            own = english[offset : offset + len(sentences)]
+            yield finish(document, sentences, english[offset : offset + len(sentences)])
             offset += len(sentences)
-            summary = None
-            if summarizer:
-                if on_stage:
-                    on_stage("summarizing")
-                summary = summarizer.summarize(own)
-            yield assemble(document, sentences, own, summary, models)
 
     for document, sentences in segmented:
         group.append((document, sentences))
@@ -144,6 +165,35 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_inputs(
+    inputs: Sequence[Path | str], encoding: str | None, fail_fast: bool
+) -> tuple[int, list[Document], list[Ja2enError]]:
+    """Read every input; bad ones (and duplicate ids) come back as errors, or raise with fail_fast."""
+    files = list_input_files(inputs)
+    documents: list[Document] = []
+    errors: list[Ja2enError] = []
+    seen: dict[str, str] = {}
+    for found in files:
+        for item in [found] if isinstance(found, InputError) else read_file(*found, encoding=encoding):
+            if isinstance(item, Document) and item.id in seen:
+                item = InputError(
+                    f"{item.source}: document id '{item.id}' is already used by {seen[item.id]}; "
+                    "give each document a unique id"
+                )
+            if isinstance(item, InputError):
+                if fail_fast:
+                    raise item
+                errors.append(item)
+                continue
+            seen[item.id] = item.source
+            documents.append(item)
+    return len(files), documents, errors
+
+
 def translate_documents(
     inputs: Sequence[Path | str] | Path | str,
     *,
@@ -157,109 +207,143 @@ def translate_documents(
     device: str = "auto",
     dtype: str = "auto",
     encoding: str | None = None,
+    cache: bool | Path | str = True,
+    force: bool = False,
     fail_fast: bool = False,
+    trust_remote_code: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Translate every document under `inputs` and write the corpus files to `output_dir`.
 
     Pass `summarizer_model=None` to skip summaries. Ready `translator`/`summarizer`
-    objects take precedence over the model names. A bad input document is reported in
-    `RunResult.errors` and skipped (raised at once with `fail_fast=True`); the others are
-    still written.
+    objects take precedence over the model names. Re-running into the same `output_dir`
+    resumes: documents already finished there with the same settings are skipped; other
+    settings are refused unless `force=True` (which starts afresh). `cache` is True for the
+    default translation cache, a path for another, or False for none. A bad input
+    document is reported in `RunResult.errors` and skipped (raised with `fail_fast=True`);
+    the others are still written.
     """
     started = time.perf_counter()
+    started_at = _now()
     timings: dict[str, float] = {}
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
-    files = list_input_files(inputs)
-    output = prepare_output_dir(output_dir)
-    documents: list[Document] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
-    for path, root in files:
-        for item in read_file(path, root, encoding=encoding):
-            if isinstance(item, Document) and item.id in seen:
-                item = InputError(
-                    f"{item.source}: document id '{item.id}' is already used by {seen[item.id]}; give each document a unique id"
-                )
-            if isinstance(item, InputError):
-                if fail_fast:
-                    raise item
-                errors.append(str(item))
-                continue
-            seen[item.id] = item.source
-            documents.append(item)
+    input_files, documents, errors = _read_inputs(inputs, encoding, fail_fast)
+    if not documents:
+        # Nothing to do: say why now rather than load models for an empty run.
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]}")
+        raise InputError(f"{', '.join(map(str, inputs))}: no .txt, .md or .jsonl documents found; check the path")
+    prepare_output_dir(output_dir)
     segmented = [(d, segment_document(d)) for d in documents]
-    timings["read_s"] = time.perf_counter() - started
-
-    state = {"stage": "loading", "documents": 0, "sentences": 0}
     total_sentences = sum(len(sentences) for _, sentences in segmented)
+    timings["read_s"] = time.perf_counter() - started
+    if progress:
+        progress(Progress("loading", 0, len(segmented), 0, total_sentences))
+
+    loading = time.perf_counter()
+    translation_cache = None
+    if cache and translator is None:
+        translation_cache = TranslationCache(None if cache is True else cache)
+    if translator is None:
+        translator = Translator(
+            model, beams=beams, batch_size=batch_size, device=device, dtype=dtype,
+            cache=translation_cache, trust_remote_code=trust_remote_code,
+        )  # fmt: skip
+    if summarizer is None and summarizer_model:
+        summarizer = Summarizer(summarizer_model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    timings["load_s"] = time.perf_counter() - loading
+
+    fingerprint = {
+        "ja2en": _versions()["ja2en"],
+        "encoding": encoding,
+        "translation": translator.fingerprint(),
+        "summarization": summarizer.fingerprint() if summarizer else None,
+    }
+    journal = Journal(output_dir, fingerprint, force=force)
+    todo = [(d, s) for d, s in segmented if (d.id, d.sha256) not in journal.done]
+    resumed = len(segmented) - len(todo)
+    manifest: dict[str, Any] = {
+        "ja2en_version": fingerprint["ja2en"],
+        "inputs": [str(p) for p in inputs],
+        "settings": {"encoding": encoding, "summary": summarizer is not None},
+        "models": {
+            "translation": translator.settings(),
+            "summarization": summarizer.settings() if summarizer else None,
+        },
+        "versions": _versions(),
+    }
+    journal.start(manifest)
+
+    state: dict[str, Any] = {
+        "stage": "translating",
+        "documents": resumed,
+        "sentences": total_sentences - sum(len(sentences) for _, sentences in todo),
+    }
 
     def report(stage: str | None = None) -> None:
         if stage:
             state["stage"] = stage
         if progress:
-            progress(
-                Progress(
-                    str(state["stage"]), int(state["documents"]), len(documents), int(state["sentences"]), total_sentences
-                )
-            )
+            progress(Progress(str(state["stage"]), int(state["documents"]), len(segmented), int(state["sentences"]), total_sentences))
 
     def advance(count: int) -> None:
         state["sentences"] = int(state["sentences"]) + count
         report()
 
     report()
-    loading = time.perf_counter()
-    if translator is None:
-        translator = Translator(model, beams=beams, batch_size=batch_size, device=device, dtype=dtype)
-    if summarizer is None and summarizer_model:
-        summarizer = Summarizer(summarizer_model, device=device, dtype=dtype)
-    timings["load_s"] = time.perf_counter() - loading
-
     work = time.perf_counter()
     write_seconds = 0.0
-    with CorpusWriter(output) as writer:
-        for translated in _process_segmented(segmented, translator, summarizer, on_sentences=advance, on_stage=report):
-            tick = time.perf_counter()
-            writer.write(translated)
-            write_seconds += time.perf_counter() - tick
-            state["documents"] = int(state["documents"]) + 1
-            report("writing")
-        timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
-        timings["write_s"] = write_seconds
-        timings["total_s"] = time.perf_counter() - started
-        manifest = {
-            "ja2en_version": _versions()["ja2en"],
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "inputs": [str(p) for p in inputs],
-            "settings": {"encoding": encoding, "summary": summarizer is not None},
-            "models": {
-                "translation": translator.settings(),
-                "summarization": summarizer.settings() if summarizer else None,
-            },
-            "versions": _versions(),
-            "counts": {
-                "input_files": len(files),
-                "documents": writer.documents,
-                "paragraphs": writer.paragraphs,
-                "sentences": writer.sentences,
-                "errors": len(errors),
-            },
-            "errors": errors,
-            "timings": {k: round(v, 3) for k, v in timings.items()},
+    hits_before = translator.cache.hits if translator.cache else 0
+    for item in _process_segmented(todo, translator, summarizer, on_sentences=advance, on_stage=report):
+        if isinstance(item, DocumentError):
+            if fail_fast:
+                raise item
+            errors.append(item)
+            continue
+        tick = time.perf_counter()
+        journal.append(item)
+        write_seconds += time.perf_counter() - tick
+        state["documents"] = int(state["documents"]) + 1
+        report("writing")
+    timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
+
+    timings["write_s"] = write_seconds
+    finishing = time.perf_counter()
+    manifest["counts"] = {"input_files": input_files, "errors": len(errors)}
+    manifest["errors"] = [str(e) for e in errors]
+    written = [key for key in ((d.id, d.sha256) for d, _ in segmented) if key in journal.done]
+    cache_hits = translator.cache.hits - hits_before if translator.cache else 0
+
+    def this_run() -> dict[str, Any]:
+        # What differs between an interrupted-and-resumed run and an uninterrupted one.
+        now = time.perf_counter()
+        return {
+            "started_at": started_at,
+            "finished_at": _now(),
+            "documents_resumed": resumed,
+            "documents_translated": len(written) - resumed,
+            "sentences_from_cache": cache_hits,
+            "timings": {k: round(v, 3) for k, v in {**timings, "finish_s": now - finishing, "total_s": now - started}.items()},
         }
-        written = writer.commit(manifest)
+
+    files, final = journal.finish(
+        written, [{"error": type(e).__name__, "message": str(e)} for e in errors], manifest, this_run
+    )
+    if translation_cache:
+        translation_cache.close()
     report("done")
     return RunResult(
-        output_dir=output,
-        files=written,
-        documents=manifest["counts"]["documents"],
-        sentences=manifest["counts"]["sentences"],
-        errors=tuple(errors),
+        output_dir=journal.folder,
+        files=files,
+        documents=final["counts"]["documents"],
+        sentences=final["counts"]["sentences"],
+        errors=tuple(str(e) for e in errors),
         seconds=time.perf_counter() - started,
-        manifest=manifest,
+        manifest=final,
     )

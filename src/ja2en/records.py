@@ -109,15 +109,10 @@ class TranslatedDocument:
             "models": dict(self.models),
         }
 
-    def sentence_rows(self) -> list[dict[str, Any]]:
-        """The flat parallel-corpus view: one row per sentence pair."""
-        return [
-            {
-                "doc_id": self.id,
-                "paragraph": p.paragraph,
-                "sentence": p.sentence,
-                "ja": p.ja,
-                "en": p.en,
-            }
-            for p in self.pairs
-        ]
+
+def sentence_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat parallel-corpus view of a document record: one row per sentence pair."""
+    return [
+        {"doc_id": record["id"], "paragraph": p["paragraph"], "sentence": p["sentence"], "ja": p["ja"], "en": p["en"]}
+        for p in record["pairs"]
+    ]

@@ -37,8 +37,11 @@ class Summarizer(ModelUser):
         device: str = "auto",
         dtype: str = "auto",
         loaded: LoadedModel | None = None,
+        trust_remote_code: bool = False,
     ) -> None:
-        self.loaded = loaded or load_seq2seq(model, role="summarization", revision=revision, device=device, dtype=dtype)
+        self.loaded = loaded or load_seq2seq(
+            model, role="summarization", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
         tokenizer = self.loaded.tokenizer
         self.max_input_tokens = self.loaded.max_input_tokens() - tokenizer.num_special_tokens_to_add()
         generation = self.loaded.model.generation_config
@@ -50,15 +53,18 @@ class Summarizer(ModelUser):
         self.beams = beams or generation.num_beams or 1
         self.batch_size = batch_size
 
-    def settings(self) -> dict[str, Any]:
-        """What determines the output, for the manifest."""
+    def decoding(self) -> dict[str, Any]:
+        """The generation settings that decide a summary."""
         return {
-            **self.describe_model(),
             "beams": self.beams,
             "max_new_tokens": self.max_new_tokens,
             "min_length": self.min_length,
             "max_input_tokens": self.max_input_tokens,
         }
+
+    def settings(self) -> dict[str, Any]:
+        """Model, device and decoding, for the manifest."""
+        return {**self.describe_model(), **self.decoding()}
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without special tokens."""
