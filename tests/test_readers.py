@@ -134,7 +134,7 @@ def test_bad_jsonl_lines_are_reported_and_the_good_ones_kept(tmp_path: Path) -> 
     assert [str(i) for i in items if isinstance(i, InputError)] == [
         f"{path}:2: not valid JSON (Expecting property name enclosed in double quotes); fix or remove the line",
         f'{path}:3: no "text" field; each line must be an object like {{"id": ..., "text": ...}}',
-        f'{path}:4: "text" must be a string, not int',
+        f'{path}:4: "text" must be a string, not a number',
         f'{path}:5: empty "text"; remove the line or add text',
     ]
 

@@ -27,6 +27,8 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 # ISO-2022-JP is 7-bit and recognised by its escape sequences; CP932 and EUC-JP both
 # accept many byte strings, so between them the one that reads as more Japanese wins.
 _LEGACY_ENCODINGS = ("cp932", "euc-jp")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 _ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(B", b"\x1b$(D")
 
@@ -137,6 +139,14 @@ def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | I
     named explicitly is always read.
     """
     found: list[tuple[Path, Path] | InputError] = []
+    seen: set[str] = set()  # real paths: overlapping inputs (a folder and a file in it) read a file once
+
+    def add(file: Path, root: Path) -> None:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            found.append((file, root))
+
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
@@ -153,14 +163,22 @@ def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | I
                         )
                     )
                 elif item.is_file():
-                    found.append((item, path))
+                    add(item, path)
+                else:
+                    found.append(_not_regular(item))
         elif path.is_file():
-            found.append((path, path.parent))
-        elif path.is_symlink():
+            add(path, path.parent)
+        elif path.is_symlink() and not path.exists():
             found.append(_broken_link(path))
+        elif path.exists():
+            found.append(_not_regular(path))
         else:
             found.append(InputError(f"{path}: no such file or folder; check the path"))
     return found
+
+
+def _not_regular(path: Path) -> InputError:
+    return InputError(f"{path}: not a regular file (a pipe, socket or device); copy its text into a .txt file")
 
 
 def _broken_link(path: Path) -> InputError:
@@ -204,6 +222,9 @@ def _read_jsonl(
     text: str, encoding: str, path: Path, file_id: str, byte_encoding: str
 ) -> Iterator[Document | InputError]:
     # Lines are split on \n only: \r\n is handled by json, and U+2028 may occur inside strings.
+    if not text.strip():
+        yield InputError(f'{path}: no records; each line must be an object like {{"id": ..., "text": ...}}')
+        return
     for number, line in enumerate(text.split("\n"), start=1):
         where = f"{path}:{number}"
         if not line.strip():
@@ -218,7 +239,11 @@ def _read_jsonl(
             continue
         body = record["text"]
         if not isinstance(body, str):
-            yield InputError(f'{where}: "text" must be a string, not {type(body).__name__}')
+            yield InputError(f'{where}: "text" must be a string, not {_JSON_TYPES.get(type(body), "a value")}')
+            continue
+        if _LONE_SURROGATE.search(body):
+            # JSON can escape half a character (\ud83d); no model can read it and no file can hold it.
+            yield InputError(f'{where}: "text" holds a lone surrogate escape (half an emoji?); fix the escape')
             continue
         normalized = normalize_text(body)
         if not normalized.strip():
