@@ -86,11 +86,12 @@ def tiny_bart(request, tmp_path_factory, corpus) -> Path:
 def translator(tiny_marian: Path):
     from ja2en import Translator
 
-    return Translator(str(tiny_marian), beams=1, batch_size=4, device="cpu")
+    # float32 torch: the reference path; ct2 and int8 are compared against it in their own tests
+    return Translator(str(tiny_marian), beams=1, batch_size=4, device="cpu", backend="torch", quantize=False)
 
 
 @pytest.fixture(scope="session")
 def summarizer(tiny_bart: Path):
     from ja2en import Summarizer
 
-    return Summarizer(str(tiny_bart), device="cpu")
+    return Summarizer(str(tiny_bart), device="cpu", backend="torch", quantize=False)

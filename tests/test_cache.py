@@ -14,26 +14,28 @@ def cache(tmp_path: Path) -> TranslationCache:
 
 
 def _forbid_model(translator: Translator, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_model(batch, longest):
-        raise AssertionError(f"the model was asked to translate {batch}")
+    def no_model(texts, decoding):
+        raise AssertionError(f"the model was asked to translate {texts}")
 
-    monkeypatch.setattr(translator, "_generate", no_model)
+    monkeypatch.setattr(translator.backend, "generate", no_model)
 
 
 def test_cached_sentences_are_not_translated_again(tiny_marian: Path, cache, expected, monkeypatch) -> None:
     sources = ["会議は延期された。", "株価は大幅に下落した。"]
-    Translator(str(tiny_marian), beams=1, device="cpu", cache=cache).translate(sources)
-    again = Translator(str(tiny_marian), beams=1, device="cpu", cache=TranslationCache(cache.path))
+    Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", cache=cache).translate(sources)
+    again = Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", cache=TranslationCache(cache.path))
     _forbid_model(again, monkeypatch)
     progress: list[int] = []
-    assert again.translate(sources + sources[:1], progress=progress.append) == [expected[s] for s in sources + sources[:1]]
+    details = again.translate_detailed(sources + sources[:1], progress=progress.append)
+    assert [d.en for d in details] == [expected[s] for s in sources + sources[:1]]
+    assert all(d.score is not None and d.flags == () for d in details)  # scores and flags are cached too
     assert sum(progress) == 3
     assert again.cache.hits == 2
 
 
 def test_other_decoding_settings_do_not_share_entries(tiny_marian: Path, cache) -> None:
-    Translator(str(tiny_marian), beams=1, device="cpu", cache=cache).translate(["会議は延期された。"])
-    beam = Translator(str(tiny_marian), beams=3, device="cpu", cache=cache)
+    Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", cache=cache).translate(["会議は延期された。"])
+    beam = Translator(str(tiny_marian), beams=3, device="cpu", backend="torch", cache=cache)
     beam.translate(["会議は延期された。"])
     assert cache.hits == 0
 

@@ -97,7 +97,7 @@ def test_changed_and_removed_inputs_leave_no_stale_records(tmp_path: Path, run, 
 def test_other_settings_are_refused_then_replaced_with_force(tmp_path: Path, run, tiny_marian: Path) -> None:
     inputs = make_inputs(tmp_path / "in", 2)
     run(inputs, tmp_path / "out")
-    greedy_is_not_beam = Translator(str(tiny_marian), beams=2, device="cpu")
+    greedy_is_not_beam = Translator(str(tiny_marian), beams=2, device="cpu", backend="torch", quantize=False)
     with pytest.raises(OutputError) as error:
         translate_documents(inputs, output_dir=tmp_path / "out", translator=greedy_is_not_beam, summarizer_model=None)
     assert str(error.value) == (

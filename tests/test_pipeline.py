@@ -100,7 +100,8 @@ def test_document_records_have_the_documented_schema(inputs: Path, tmp_path: Pat
         "summary",
         "models",
     ]
-    assert list(a["pairs"][0]) == ["paragraph", "sentence", "start", "end", "ja", "en"]
+    assert list(a["pairs"][0]) == ["paragraph", "sentence", "start", "end", "ja", "en", "score", "flags"]
+    assert all(p["score"] <= 0 and p["flags"] == [] for p in a["pairs"])
     assert list(a["summary"]) == ["model", "input_tokens", "max_input_tokens", "chunks", "rounds"]
     assert (a["encoding"], b["encoding"]) == ("utf-8", "cp932")
     assert a["source"] == (inputs / "news" / "a.txt").as_posix()

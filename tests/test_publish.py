@@ -57,8 +57,11 @@ def test_dry_run_builds_a_dataset_that_loads_with_one_line(run_dir: Path, tmp_pa
             "paragraph": datasets.Value("int32"),
             "sentence": datasets.Value("int32"),
             "translation": datasets.Translation(languages=["ja", "en"]),
+            "score": datasets.Value("float64"),
+            "flags": datasets.List(datasets.Value("string")),
         }
     )
+    assert all(r["score"] <= 0 and r["flags"] == [] for r in sentences)
     got = [(r["doc_id"], r["paragraph"], r["sentence"], r["translation"]["ja"], r["translation"]["en"]) for r in sentences]
     assert got == _pairs(run_dir)
 

@@ -5,18 +5,46 @@ from pathlib import Path
 import pytest
 
 from ja2en import Translator
-from ja2en.translate import _split_point, language_generate_kwargs
+from ja2en.translate import _split_point, target_language_token
 
 
+ENGINES = {
+    "torch-fp32": {"backend": "torch", "quantize": False},
+    "torch-int8": {"backend": "torch", "quantize": True},
+    "ct2-int8": {"backend": "ct2"},  # the default on CPU
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("beams", "batch_size"), [(1, 1), (1, 3), (1, 64), (4, 5)])
 def test_every_sentence_gets_its_own_translation_whatever_the_batching(
-    tiny_marian: Path, corpus, beams: int, batch_size: int
+    tiny_marian: Path, corpus, beams: int, batch_size: int, engine: str, tmp_path: Path, monkeypatch
 ) -> None:
-    translator = Translator(str(tiny_marian), beams=beams, batch_size=batch_size, device="cpu")
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))  # where ct2 keeps its conversion
+    translator = Translator(str(tiny_marian), beams=beams, batch_size=batch_size, device="cpu", **ENGINES[engine])
     # Reverse order and interleave lengths so length-sorting must really be undone.
     sources = [ja for ja, _ in corpus][::-1]
     english = translator.translate(sources)
     assert english == [dict(corpus)[ja] for ja in sources]
+
+
+def test_token_budget_bounds_every_batch(translator: Translator, corpus, monkeypatch) -> None:
+    budget = Translator.__new__(Translator)
+    budget.__dict__.update(translator.__dict__)
+    budget.batch_size, budget.batch_tokens = 64, 120
+    sources = [ja for ja, _ in corpus]
+    lengths = dict(zip(sources, budget._count_many(sources), strict=True))
+    batches = budget._batches(sources, lengths)
+    assert sorted(u for b in batches for u in b) == sorted(sources)
+    assert all(len(b) * lengths[b[0]] <= 120 or len(b) == 1 for b in batches)
+    assert all(lengths[b[0]] == max(lengths[u] for u in b) for b in batches)
+    assert len(batches) < len(sources)  # short sentences do share batches
+
+
+def test_scores_and_flags_come_with_each_translation(translator: Translator, corpus) -> None:
+    details = translator.translate_detailed([ja for ja, _ in corpus])
+    assert all(d.score is not None and -1.0 < d.score <= 0.0 for d in details)  # a model that learnt its corpus is sure
+    assert [d.flags for d in details] == [()] * len(corpus)
 
 
 def test_duplicates_are_translated_once_and_returned_everywhere(translator: Translator, expected) -> None:
@@ -38,12 +66,14 @@ def test_empty_input_gives_empty_output(translator: Translator) -> None:
 
 def test_sentence_longer_than_the_input_limit_is_split_not_truncated(tiny_marian: Path, expected) -> None:
     first, second = "大会は予定通り開催される。", "株価は大幅に下落した。"
-    probe = Translator(str(tiny_marian), beams=1, device="cpu")
+    probe = Translator(str(tiny_marian), beams=1, device="cpu", backend="torch")
     limit = max(len(probe.loaded.tokenizer(s)["input_ids"]) for s in (first, second))
     assert len(probe.loaded.tokenizer(first + second)["input_ids"]) > limit
-    translator = Translator(str(tiny_marian), beams=1, device="cpu", max_input_tokens=limit)
+    translator = Translator(str(tiny_marian), beams=1, device="cpu", max_input_tokens=limit, backend="torch")
     calls: list[int] = []
-    assert translator.translate([first + second], progress=calls.append) == [f"{expected[first]} {expected[second]}"]
+    [detail] = translator.translate_detailed([first + second], progress=calls.append)
+    assert detail.en == f"{expected[first]} {expected[second]}"
+    assert detail.flags == ("split",)
     assert sum(calls) == 1
 
 
@@ -65,29 +95,24 @@ def test_settings_record_what_determines_the_output(translator: Translator, tiny
     assert settings["name"] == str(tiny_marian)
     assert settings["revision"].startswith("local-")
     assert (settings["beams"], settings["batch_size"], settings["device"], settings["dtype"]) == (1, 4, "cpu", "float32")
+    assert (settings["backend"], settings["quantization"]) == ("torch", None)
 
 
-class _FakeNllbTokenizer:
+class NllbTokenizerFast:
     src_lang = None
 
-    def convert_tokens_to_ids(self, token: str) -> int:
-        return {"eng_Latn": 256047}[token]
 
-
-class _FakeM2M100Tokenizer:
+class M2M100Tokenizer:
     src_lang = None
-
-    def get_lang_id(self, code: str) -> int:
-        return {"en": 128022}[code]
 
 
 def test_multilingual_models_get_japanese_source_and_forced_english() -> None:
-    nllb, m2m = _FakeNllbTokenizer(), _FakeM2M100Tokenizer()
-    assert language_generate_kwargs(nllb) == {"forced_bos_token_id": 256047}
+    nllb, m2m = NllbTokenizerFast(), M2M100Tokenizer()
+    assert target_language_token(nllb) == "eng_Latn"
     assert nllb.src_lang == "jpn_Jpan"
-    assert language_generate_kwargs(m2m) == {"forced_bos_token_id": 128022}
+    assert target_language_token(m2m) == "__en__"
     assert m2m.src_lang == "ja"
 
 
 def test_marian_models_need_no_language_codes(translator: Translator) -> None:
-    assert language_generate_kwargs(translator.loaded.tokenizer) == {}
+    assert target_language_token(translator.loaded.tokenizer) is None

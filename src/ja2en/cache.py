@@ -9,12 +9,14 @@ repeated across thousands of press releases is translated once. Lives in
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .errors import OutputError
+from .records import Translation
 
 CACHE_FILE = "translations.sqlite3"
 _CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
@@ -39,7 +41,8 @@ class TranslationCache:
             self._db = sqlite3.connect(self.path, timeout=60)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, en TEXT NOT NULL) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key BLOB PRIMARY KEY, en TEXT NOT NULL, score REAL, flags TEXT NOT NULL) WITHOUT ROWID"
             )
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
@@ -54,25 +57,29 @@ class TranslationCache:
         data = f"{len(namespace)}:{namespace}{sentence}".encode("utf-8", "surrogatepass")
         return hashlib.blake2b(data, digest_size=20).digest()
 
-    def get_many(self, namespace: str, sentences: Iterable[str]) -> dict[str, str]:
+    def get_many(self, namespace: str, sentences: Iterable[str]) -> dict[str, Translation]:
         """The cached translations of those `sentences` that have one."""
         keys = {self._key(namespace, s): s for s in sentences}
-        found: dict[str, str] = {}
+        found: dict[str, Translation] = {}
         key_list = list(keys)
         for first in range(0, len(key_list), _CHUNK):
             chunk = key_list[first : first + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for key, en in self._db.execute(f"SELECT key, en FROM translations WHERE key IN ({marks})", chunk):
-                found[keys[key]] = en
+            query = f"SELECT key, en, score, flags FROM entries WHERE key IN ({marks})"
+            for key, en, score, flags in self._db.execute(query, chunk):
+                found[keys[key]] = Translation(en, score, tuple(json.loads(flags)))
         self.hits += len(found)
         return found
 
-    def put_many(self, namespace: str, translations: Mapping[str, str]) -> None:
+    def put_many(self, namespace: str, translations: Mapping[str, Translation]) -> None:
         """Store translations; a failure to store never fails the run, it only costs speed."""
         try:
             self._db.executemany(
-                "INSERT OR REPLACE INTO translations (key, en) VALUES (?, ?)",
-                ((self._key(namespace, s), en) for s, en in translations.items()),
+                "INSERT OR REPLACE INTO entries (key, en, score, flags) VALUES (?, ?, ?, ?)",
+                (
+                    (self._key(namespace, s), t.en, t.score, json.dumps(list(t.flags)))
+                    for s, t in translations.items()
+                ),
             )
             self._db.commit()
         except sqlite3.Error:

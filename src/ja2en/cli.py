@@ -17,6 +17,7 @@ import typer
 
 from . import __version__
 from .errors import Ja2enError
+from .backends import BACKENDS
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus import FilterCounts, PairFilter
 from .pipeline import Progress, translate_documents
@@ -38,7 +39,13 @@ SummarizerOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help=f"One of {', '.join(DEVICES)} (or cuda:N).")]
 DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
-BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Sentences per batch.")]
+BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Most sentences per batch.")]
+BatchTokensOption = Annotated[
+    int, typer.Option("--batch-tokens", min=1, help="Most source tokens per batch, padding included.")
+]
+BackendOption = Annotated[
+    str, typer.Option("--backend", help=f"Inference engine: auto (ct2 when installed), {', '.join(BACKENDS)}.")
+]
 BeamsOption = Annotated[int, typer.Option("--beams", min=1, help="Beam size (1 = greedy).")]
 
 # Pair filters shared by publish and export.
@@ -134,8 +141,10 @@ def translate_cli(
     model: ModelOption = DEFAULT_TRANSLATION_MODEL,
     summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,
     no_summary: Annotated[bool, typer.Option("--no-summary", help="Skip the English summaries.")] = False,
-    batch_size: BatchOption = 32,
+    batch_size: BatchOption = 64,
+    batch_tokens: BatchTokensOption = 4096,
     beams: BeamsOption = 4,
+    backend: BackendOption = "auto",
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     encoding: Annotated[
@@ -168,6 +177,8 @@ def translate_cli(
             summarizer_model=None if no_summary else summarizer,
             beams=beams,
             batch_size=batch_size,
+            batch_tokens=batch_tokens,
+            backend=backend,
             device=device,
             dtype=dtype,
             encoding=encoding,

@@ -22,7 +22,7 @@ from .errors import DocumentError, InputError, Ja2enError
 from .journal import Journal
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import list_input_files, read_file
-from .records import Document, Sentence, SentencePair, TranslatedDocument
+from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument, Translation
 from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
@@ -59,11 +59,16 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def assemble(
-    document: Document, sentences: Sequence[Sentence], english: Sequence[str], summary: Any, models: dict[str, str]
+    document: Document,
+    sentences: Sequence[Sentence],
+    translations: Sequence[Translation],
+    summary: Summary | None,
+    models: dict[str, str],
 ) -> TranslatedDocument:
-    """Pair each Japanese sentence with its English and rebuild the English text by paragraph."""
+    """Pair each Japanese sentence with its translation and rebuild the English text by paragraph."""
     pairs = tuple(
-        SentencePair(s.paragraph, s.sentence, s.start, s.end, s.ja, en) for s, en in zip(sentences, english, strict=True)
+        SentencePair(s.paragraph, s.sentence, s.start, s.end, s.ja, t.en, t.score, t.flags)
+        for s, t in zip(sentences, translations, strict=True)
     )
     paragraphs: dict[int, list[str]] = {}
     for pair in pairs:
@@ -117,33 +122,65 @@ def _process_segmented(
         if on_stage:
             on_stage(name)
 
-    def finish(document: Document, sentences: list[Sentence], english: list[str]) -> TranslatedDocument | DocumentError:
-        try:
-            stage("summarizing")
-            summary = summarizer.summarize(english) if summarizer else None
-        except Exception as exc:  # one document's failure must not stop the batch
-            return DocumentError.failed(document.source, "summarization", exc)
-        return assemble(document, sentences, english, summary, models)
-
-    def flush() -> Iterator[TranslatedDocument | DocumentError]:
+    def translate_group() -> list[tuple[Document, list[Sentence], list[Translation]] | DocumentError]:
         stage("translating")
+        reported = 0
+
+        def count(n: int) -> None:
+            nonlocal reported
+            reported += n
+            if on_sentences:
+                on_sentences(n)
+
         try:
-            english = translator.translate([s.ja for _, ss in group for s in ss], progress=on_sentences)
+            translations = translator.translate_detailed([s.ja for _, ss in group for s in ss], progress=count)
         except Exception:
-            # Find the document at fault: translate each on its own (the good ones come
-            # from the cache or are cheap to redo) and report only the one that fails.
+            # Find the document at fault: translate each on its own (the good ones are
+            # cheap to redo, most from the cache) and report only the one that fails.
+            # Progress only moves past what the failed attempt already reported.
+            done: list[tuple[Document, list[Sentence], list[Translation]] | DocumentError] = []
+            finished = 0
             for document, sentences in group:
                 try:
-                    own = translator.translate([s.ja for s in sentences], progress=on_sentences)
-                except Exception as exc:
-                    yield DocumentError.failed(document.source, "translation", exc)
-                    continue
-                yield finish(document, sentences, own)
-            return
-        offset = 0
+                    done.append((document, sentences, translator.translate_detailed([s.ja for s in sentences])))
+                except Exception as exc:  # one document's failure must not stop the batch
+                    done.append(DocumentError.failed(document.source, "translation", exc))
+                finished += len(sentences)
+                if finished > reported:
+                    count(finished - reported)
+            return done
+        done, offset = [], 0
         for document, sentences in group:
-            yield finish(document, sentences, english[offset : offset + len(sentences)])
+            done.append((document, sentences, translations[offset : offset + len(sentences)]))
             offset += len(sentences)
+        return done
+
+    def summarize(translated: list[tuple[Document, list[Sentence], list[Translation]]]) -> list[Summary | DocumentError | None]:
+        if not summarizer or not translated:
+            return [None] * len(translated)
+        stage("summarizing")
+        english = [[t.en for t in translations] for _, _, translations in translated]
+        try:
+            return list(summarizer.summarize_many(english))
+        except Exception:
+            results: list[Summary | DocumentError | None] = []
+            for (document, _, _), own in zip(translated, english, strict=True):
+                try:
+                    results.append(summarizer.summarize(own))
+                except Exception as exc:
+                    results.append(DocumentError.failed(document.source, "summarization", exc))
+            return results
+
+    def flush() -> Iterator[TranslatedDocument | DocumentError]:
+        done = translate_group()
+        translated = [item for item in done if not isinstance(item, DocumentError)]
+        summaries = iter(summarize(translated))
+        for item in done:  # input order, failures in their place
+            if isinstance(item, DocumentError):
+                yield item
+                continue
+            summary = next(summaries)
+            yield summary if isinstance(summary, DocumentError) else assemble(*item, summary, models)
 
     for document, sentences in segmented:
         group.append((document, sentences))
@@ -191,7 +228,7 @@ def _read_inputs(
                 continue
             seen[item.id] = item.source
             documents.append(item)
-    return len(files), documents, errors
+    return sum(1 for found in files if not isinstance(found, InputError)), documents, errors
 
 
 def translate_documents(
@@ -203,7 +240,9 @@ def translate_documents(
     translator: Translator | None = None,
     summarizer: Summarizer | None = None,
     beams: int = 4,
-    batch_size: int = 32,
+    batch_size: int = 64,
+    batch_tokens: int = 4096,
+    backend: str = "auto",
     device: str = "auto",
     dtype: str = "auto",
     encoding: str | None = None,
@@ -252,11 +291,13 @@ def translate_documents(
         translation_cache = TranslationCache(None if cache is True else cache)
     if translator is None:
         translator = Translator(
-            model, beams=beams, batch_size=batch_size, device=device, dtype=dtype,
-            cache=translation_cache, trust_remote_code=trust_remote_code,
+            model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend,
+            device=device, dtype=dtype, cache=translation_cache, trust_remote_code=trust_remote_code,
         )  # fmt: skip
     if summarizer is None and summarizer_model:
-        summarizer = Summarizer(summarizer_model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        summarizer = Summarizer(
+            summarizer_model, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
     timings["load_s"] = time.perf_counter() - loading
 
     fingerprint = {

@@ -33,6 +33,15 @@ class Sentence:
 
 
 @dataclass(frozen=True, slots=True)
+class Translation:
+    """The English for one Japanese sentence, with how sure the model was and what looks wrong."""
+
+    en: str
+    score: float | None = None  # mean token log-probability (0 is certain)
+    flags: tuple[str, ...] = ()  # quality flags, see quality.py
+
+
+@dataclass(frozen=True, slots=True)
 class SentencePair:
     """An aligned Japanese sentence and its English translation."""
 
@@ -42,6 +51,8 @@ class SentencePair:
     end: int
     ja: str
     en: str
+    score: float | None = None
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +62,8 @@ class SentencePair:
             "end": self.end,
             "ja": self.ja,
             "en": self.en,
+            "score": None if self.score is None else round(self.score, 6),
+            "flags": list(self.flags),
         }
 
 

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import Ja2enError
+from .backends import Backend, Decoding, engine_settings, load_backend
 from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, load_seq2seq
 from .records import Summary
+from .translate import resolve_backend
 
 _MAX_ROUNDS = 16
 
@@ -23,7 +25,8 @@ class Summarizer(ModelUser):
 
     Args:
         beams, max_new_tokens: override the model's own generation settings.
-        batch_size: chunks per generate() call.
+        batch_size: chunks per generate() call; chunks of many documents share batches.
+        backend, quantize, compute_type: as for Translator.
     """
 
     def __init__(
@@ -34,6 +37,9 @@ class Summarizer(ModelUser):
         beams: int | None = None,
         max_new_tokens: int | None = None,
         batch_size: int = 8,
+        backend: str = "auto",
+        quantize: bool = True,
+        compute_type: str = "auto",
         device: str = "auto",
         dtype: str = "auto",
         loaded: LoadedModel | None = None,
@@ -52,6 +58,9 @@ class Summarizer(ModelUser):
         self.min_length = min(generation.min_length or 0, self.max_new_tokens // 2)
         self.beams = beams or generation.num_beams or 1
         self.batch_size = batch_size
+        name = resolve_backend(backend, self.loaded.device)
+        options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
+        self.backend: Backend = load_backend(name, self.loaded, **options)
 
     def decoding(self) -> dict[str, Any]:
         """The generation settings that decide a summary."""
@@ -60,11 +69,12 @@ class Summarizer(ModelUser):
             "max_new_tokens": self.max_new_tokens,
             "min_length": self.min_length,
             "max_input_tokens": self.max_input_tokens,
+            **engine_settings(self.backend),
         }
 
     def settings(self) -> dict[str, Any]:
         """Model, device and decoding, for the manifest."""
-        return {**self.describe_model(), **self.decoding()}
+        return {**self.describe_model(), **self.decoding(), **self.backend.describe()}
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without special tokens."""
@@ -73,23 +83,36 @@ class Summarizer(ModelUser):
 
     def summarize(self, sentences: Sequence[str]) -> Summary:
         """Summarize a document given as its English sentences, in order."""
-        pieces = [s.strip() for s in sentences if s.strip()]
-        input_tokens = self.count_tokens(" ".join(pieces)) if pieces else 0
-        if not pieces:
-            return Summary("", self.model_id, 0, self.max_input_tokens, chunks=0, rounds=0)
-        first_chunks = 0
+        return self.summarize_many([sentences])[0]
+
+    def summarize_many(self, documents: Sequence[Sequence[str]]) -> list[Summary]:
+        """Summarize several documents; their chunks share batches, round by round."""
+        pieces = [[s.strip() for s in sentences if s.strip()] for sentences in documents]
+        results: list[Summary | None] = [None] * len(documents)
+        input_tokens = [self.count_tokens(" ".join(p)) if p else 0 for p in pieces]
+        first_chunks = [0] * len(documents)
+        for index, own in enumerate(pieces):
+            if not own:
+                results[index] = Summary("", self.model_id, 0, self.max_input_tokens, chunks=0, rounds=0)
         for round_number in range(1, _MAX_ROUNDS + 1):
-            chunks = self.pack(pieces)
-            first_chunks = first_chunks or len(chunks)
-            summaries = self._generate(chunks)
-            if len(chunks) == 1:
-                return Summary(
-                    summaries[0], self.model_id, input_tokens, self.max_input_tokens, first_chunks, round_number
-                )
-            pieces = [s for s in summaries if s] or [" ".join(summaries)]
-        raise Ja2enError(  # unreachable while summaries are capped at a third of the limit
-            f"summary did not converge in {_MAX_ROUNDS} rounds; pass a smaller --summary-max-tokens"
-        )
+            pending = [i for i, r in enumerate(results) if r is None]
+            if not pending:
+                break
+            chunks = {i: self.pack(pieces[i]) for i in pending}
+            flat = [chunk for i in pending for chunk in chunks[i]]
+            summaries = iter(self._generate(flat))
+            for i in pending:
+                own = [next(summaries) for _ in chunks[i]]
+                first_chunks[i] = first_chunks[i] or len(own)
+                if len(own) == 1:
+                    results[i] = Summary(
+                        own[0], self.model_id, input_tokens[i], self.max_input_tokens, first_chunks[i], round_number
+                    )
+                else:
+                    pieces[i] = [s for s in own if s] or [" ".join(own)]
+        if any(r is None for r in results):  # unreachable while summaries are capped at a third of the limit
+            raise Ja2enError(f"summary did not converge in {_MAX_ROUNDS} rounds; use a summarizer with a longer input")
+        return [r for r in results if r is not None]
 
     def pack(self, pieces: Sequence[str]) -> list[str]:
         """Join consecutive pieces into chunks of at most `max_input_tokens` tokens each."""
@@ -121,21 +144,12 @@ class Summarizer(ModelUser):
         return [tokenizer.decode(ids[i : i + step]) for i in range(0, len(ids), step)]
 
     def _generate(self, chunks: list[str]) -> list[str]:
-        import torch
-
-        tokenizer, model = self.loaded.tokenizer, self.loaded.model
-        results: list[str] = []
-        for first in range(0, len(chunks), self.batch_size):
-            batch = chunks[first : first + self.batch_size]
-            encoded = tokenizer(batch, return_tensors="pt", padding=True)
-            encoded = {k: v.to(self.loaded.device) for k, v in encoded.items()}
-            with torch.inference_mode():
-                output = model.generate(
-                    **encoded,
-                    num_beams=self.beams,
-                    do_sample=False,
-                    max_length=self.max_new_tokens + 1,  # see Translator._generate
-                    min_length=self.min_length,
-                )
-            results.extend(text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True))
+        """Summaries of `chunks`, in order, generated in length-sorted batches."""
+        decoding = Decoding(beams=self.beams, max_new_tokens=self.max_new_tokens, min_length=self.min_length)
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]), reverse=True)
+        results: list[str] = [""] * len(chunks)
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            for index, generation in zip(batch, self.backend.generate([chunks[i] for i in batch], decoding), strict=True):
+                results[index] = generation.text
         return results

@@ -1,41 +1,57 @@
-"""Japanese sentences → English sentences with a seq2seq model's `generate`.
+"""Japanese sentences → English Translations (text, score, flags) through a backend.
 
-Sentences are de-duplicated, sorted by token length so each padded batch wastes little,
-translated, and returned in input order. Decoding is beam search or greedy, never
-sampling, so the same inputs and settings give the same English.
+Sentences are de-duplicated (and looked up in the cache), sorted by token length and
+packed into batches by a token budget so each padded batch wastes little, translated,
+checked for degenerate output, and returned in input order. A sentence longer than the
+model's input limit is translated in pieces cut at clause boundaries and rejoined, never
+truncated. Decoding is beam search or greedy, never sampling: the same inputs and settings
+give the same English.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .backends import Backend, Decoding, engine_settings, Generation, load_backend
 from .cache import TranslationCache
 from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, load_seq2seq
+from .quality import REDECODE_FLAGS, detect_flags
+from .records import Translation
 
 # Multilingual models need to be told the languages. The quirks of each family live here:
-# tokenizer class name fragment → (source language code, target language code).
+# tokenizer class name fragment → (source language code, target language token).
 _LANGUAGE_CODES: dict[str, tuple[str, str]] = {
     "nllb": ("jpn_Jpan", "eng_Latn"),
-    "m2m100": ("ja", "en"),
+    "m2m100": ("ja", "__en__"),  # M2M100 wraps its codes: the token for English is __en__
     "mbart": ("ja_XX", "en_XX"),
 }
 
+# Settings of the second decoding of a flagged sentence: block the loops and echoes
+# that cause most flags, then keep whichever output is better.
+_REDECODE = {"no_repeat_ngram_size": 3, "repetition_penalty": 1.2}
 
-def language_generate_kwargs(tokenizer: Any) -> dict[str, int]:
-    """Set the source language on a multilingual tokenizer; return generate() kwargs for English."""
+
+def target_language_token(tokenizer: Any) -> str | None:
+    """Set the source language on a multilingual tokenizer; return the token that forces English."""
     family = type(tokenizer).__name__.lower()
     for fragment, (source, target) in _LANGUAGE_CODES.items():
         if fragment in family:
             tokenizer.src_lang = source
-            if hasattr(tokenizer, "get_lang_id"):  # M2M100 wraps codes as __en__
-                target_id = tokenizer.get_lang_id(target)
-            else:
-                target_id = tokenizer.convert_tokens_to_ids(target)
-            return {"forced_bos_token_id": target_id}
-    return {}
+            return target
+    return None
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """`auto` is CTranslate2 when it is installed (fastest on CPU and GPU), else torch."""
+    if backend != "auto":
+        return backend
+    import importlib.util
+
+    return "ct2" if importlib.util.find_spec("ctranslate2") else "torch"
 
 
 class Translator(ModelUser):
@@ -44,12 +60,15 @@ class Translator(ModelUser):
     Args:
         model: a Hub id (default FuguMT) or a local model folder.
         beams: beam size; 1 is greedy decoding.
-        batch_size: sentences per generate() call.
+        batch_size: most sentences per batch.
+        batch_tokens: most source tokens per batch (padding included): the real limit on
+            memory and the best lever on speed.
+        backend: auto, torch or ct2; `quantize` (torch on CPU) uses dynamic int8;
+            `compute_type` (ct2) e.g. int8, float32.
+        device: auto, cpu, cuda, cuda:N or mps. dtype: auto, float32, float16, bfloat16.
         cache: a TranslationCache to reuse translations across runs and documents.
-        max_input_tokens: longest input per generate() (default: the model's limit); longer
-            sentences are translated in pieces cut at clause boundaries and rejoined.
-        device: auto, cpu, cuda, cuda:N or mps.
-        dtype: auto, float32, float16 or bfloat16.
+        max_input_tokens: longest input per batch row (default: the model's limit).
+        guard: re-decode sentences whose output looks degenerate and keep the better one.
     """
 
     def __init__(
@@ -58,38 +77,66 @@ class Translator(ModelUser):
         *,
         revision: str | None = None,
         beams: int = 4,
-        batch_size: int = 32,
+        batch_size: int = 64,
+        batch_tokens: int = 4096,
         max_input_tokens: int | None = None,
+        backend: str = "auto",
+        quantize: bool = True,
+        compute_type: str = "auto",
         device: str = "auto",
         dtype: str = "auto",
+        guard: bool = True,
         loaded: LoadedModel | None = None,
         cache: TranslationCache | None = None,
         trust_remote_code: bool = False,
     ) -> None:
-        if beams < 1 or batch_size < 1:
-            raise ValueError("beams and batch_size must be at least 1")
+        if beams < 1 or batch_size < 1 or batch_tokens < 1:
+            raise ValueError("beams, batch_size and batch_tokens must be at least 1")
         self.loaded = loaded or load_seq2seq(
             model, role="translation", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
         )
+        name = resolve_backend(backend, self.loaded.device)
+        options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
+        self.backend: Backend = load_backend(name, self.loaded, **options)
         self.cache = cache
         model_limit = self.loaded.max_input_tokens()
         self.max_input_tokens = min(max_input_tokens, model_limit) if max_input_tokens else model_limit
         self.beams = beams
         self.batch_size = batch_size
-        self._language_kwargs = language_generate_kwargs(self.loaded.tokenizer)
+        self.batch_tokens = max(batch_tokens, self.max_input_tokens)  # one longest sentence always fits
+        self.guard = guard
+        self._target_token = target_language_token(self.loaded.tokenizer)
 
     def decoding(self) -> dict[str, Any]:
-        """The generation settings that decide a translation (not batch size or device)."""
-        return {"beams": self.beams, "max_input_tokens": self.max_input_tokens, "language": self._language_kwargs}
+        """What decides a translation (not batching or device): see ModelUser.fingerprint."""
+        return {
+            "beams": self.beams,
+            "max_input_tokens": self.max_input_tokens,
+            "target_token": self._target_token,
+            "guard": self.guard,
+            **engine_settings(self.backend),
+        }
 
     def settings(self) -> dict[str, Any]:
         """Model, device, batching and decoding, for the manifest."""
-        return {**self.describe_model(), "batch_size": self.batch_size, **self.decoding()}
+        return {
+            **self.describe_model(),
+            "batch_size": self.batch_size,
+            "batch_tokens": self.batch_tokens,
+            **self.decoding(),
+            **self.backend.describe(),
+        }
 
     def translate(self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None) -> list[str]:
-        """Translate `sentences`, returning English in the same order.
+        """Translate `sentences`, returning English in the same order."""
+        return [t.en for t in self.translate_detailed(sentences, progress=progress)]
 
-        `progress(n)` is called after each batch with the number of input sentences it covered.
+    def translate_detailed(
+        self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> list[Translation]:
+        """Translate `sentences` into Translations (English, score, flags), in the same order.
+
+        `progress(n)` is called as sentences finish with how many input sentences that was.
         """
         if not sentences:
             return []
@@ -101,69 +148,102 @@ class Translator(ModelUser):
         new = self._translate_unique([s for s in counts if s not in known], counts, progress)
         if self.cache and new:
             self.cache.put_many(namespace, new)
-        english = known | new
-        return [english[s] for s in sentences]
+        done = known | new
+        return [done[s] for s in sentences]
 
     def _translate_unique(
         self, unique: list[str], counts: Counter[str], progress: Callable[[int], None] | None
-    ) -> dict[str, str]:
+    ) -> dict[str, Translation]:
         if not unique:
             return {}
-        limit = self.max_input_tokens
-        # A sentence longer than the model's input limit is translated in pieces and
-        # rejoined, never truncated: no Japanese text may go untranslated.
-        tokenizer = self.loaded.tokenizer
-        sizes = dict(zip(unique, (len(ids) for ids in tokenizer(unique, verbose=False)["input_ids"]), strict=True))
-        pieces = {s: [s] if sizes[s] <= limit else self._fit(s, limit) for s in unique}
+        lengths = dict(zip(unique, self._count_many(unique), strict=True))
+        pieces = {s: [s] if lengths[s] <= self.max_input_tokens else self._fit(s) for s in unique}
         units = list(dict.fromkeys(piece for parts in pieces.values() for piece in parts))
-        lengths = [sizes.get(u) or self._count(u) for u in units]
-        order = sorted(range(len(units)), key=lambda i: lengths[i], reverse=True)
-        english: dict[str, str] = {}
-        for first in range(0, len(order), self.batch_size):
-            batch = [units[i] for i in order[first : first + self.batch_size]]
-            for source, target in zip(batch, self._generate(batch, lengths[order[first]]), strict=True):
-                english[source] = target
-            if progress:
-                progress(sum(counts[s] for s in batch if s in pieces and len(pieces[s]) == 1))
-        if progress:
-            split_total = sum(counts[s] for s, parts in pieces.items() if len(parts) > 1)
-            if split_total:
-                progress(split_total)
-        return {s: " ".join(english[p] for p in parts) for s, parts in pieces.items()}
+        for unit in units:
+            if unit not in lengths:
+                lengths[unit] = self._count_many([unit])[0]
 
-    def _count(self, text: str) -> int:
-        return len(self.loaded.tokenizer(text, verbose=False)["input_ids"])
+        def done(batch: list[str]) -> None:
+            if progress:  # whole sentences now; split ones are counted when joined
+                progress(sum(counts[s] for s in batch if len(pieces.get(s, ())) == 1))
 
-    def _fit(self, text: str, limit: int) -> list[str]:
-        """Split `text` into pieces of at most `limit` tokens, preferring clause boundaries."""
-        if self._count(text) <= limit:
+        generated = self._generate_all(units, lengths, done)
+        result = {s: self._join(s, [generated[p] for p in parts], parts) for s, parts in pieces.items()}
+        split_total = sum(counts[s] for s, parts in pieces.items() if len(parts) > 1)
+        if progress and split_total:
+            progress(split_total)
+        return result
+
+    def _join(self, source: str, outputs: list[Generation], parts: list[str]) -> Translation:
+        """One Translation from the outputs of a sentence's pieces (usually one)."""
+        en = " ".join(g.text for g in outputs)
+        total = sum(g.tokens for g in outputs)
+        score = sum(g.score * g.tokens for g in outputs) / total if total else None
+        flags = detect_flags(
+            source, en, hit_max_length=any(g.hit_max_length for g in outputs), split=len(parts) > 1
+        )
+        return Translation(en, score, flags)
+
+    def _generate_all(
+        self, units: list[str], lengths: dict[str, int], on_batch: Callable[[list[str]], None]
+    ) -> dict[str, Generation]:
+        """Generate every unit in token-budget batches, re-decoding degenerate outputs."""
+        results: dict[str, Generation] = {}
+        for batch in self._batches(units, lengths):
+            decoding = self._decoding_for(lengths[batch[0]])
+            results.update(zip(batch, self.backend.generate(batch, decoding), strict=True))
+            if self.guard:
+                self._redecode(batch, results, decoding)
+            on_batch(batch)
+        return results
+
+    def _redecode(self, batch: list[str], results: dict[str, Generation], decoding: Decoding) -> None:
+        """Decode flagged outputs again with repetition controls; keep whichever is better."""
+        suspect = [unit for unit in batch if _problems(unit, results[unit])]
+        if not suspect:
+            return
+        retry = dataclasses.replace(decoding, **_REDECODE)
+        for unit, second in zip(suspect, self.backend.generate(suspect, retry), strict=True):
+            first = results[unit]
+            # fewer problems wins; on a tie, the more confident output
+            if (_problems(unit, second), -second.score) < (_problems(unit, first), -first.score):
+                results[unit] = second
+
+    def _decoding_for(self, longest: int) -> Decoding:
+        # English is rarely more than twice as many tokens as the Japanese; the floor
+        # keeps very short inputs ("はい。") from being cut off, the cap keeps within the model.
+        cap = self.loaded.max_input_tokens()
+        return Decoding(beams=self.beams, max_new_tokens=min(cap, 2 * longest + 16), target_token=self._target_token)
+
+    def _batches(self, units: list[str], lengths: dict[str, int]) -> list[list[str]]:
+        """Longest first, each batch within `batch_size` rows and `batch_tokens` padded tokens."""
+        ordered = sorted(units, key=lambda u: lengths[u], reverse=True)
+        batches: list[list[str]] = []
+        for unit in ordered:
+            current = batches[-1] if batches else None
+            # Sorted longest first, so a batch's first row sets its padded width.
+            if current and len(current) < self.batch_size and (len(current) + 1) * lengths[current[0]] <= self.batch_tokens:
+                current.append(unit)
+            else:
+                batches.append([unit])
+        return batches
+
+    def _count_many(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.loaded.tokenizer(texts, verbose=False)["input_ids"]]
+
+    def _fit(self, text: str) -> list[str]:
+        """Split `text` into pieces within the input limit, preferring clause boundaries."""
+        if self._count_many([text])[0] <= self.max_input_tokens:
             return [text]
         cut = _split_point(text)
         halves = (text[:cut].strip(), text[cut:].strip())
-        return [piece for half in halves if half for piece in self._fit(half, limit)]
+        return [piece for half in halves if half for piece in self._fit(half)]
 
-    def _generate(self, batch: list[str], longest: int) -> list[str]:
-        import torch
 
-        tokenizer, model = self.loaded.tokenizer, self.loaded.model
-        # truncation is only a guard: translate() already cut every input to fit
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens)
-        encoded = {k: v.to(self.loaded.device) for k, v in encoded.items()}
-        # English is rarely more than twice as many tokens as the Japanese; the floor
-        # keeps very short inputs ("はい。") from being cut off.
-        max_new_tokens = min(self.loaded.max_input_tokens(), 2 * longest + 16)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                num_beams=self.beams,
-                do_sample=False,
-                # max_length, not max_new_tokens: models ship a max_length in their
-                # generation config, and giving both makes transformers warn every batch.
-                # For encoder-decoders it counts the decoder start token, hence + 1.
-                max_length=max_new_tokens + 1,
-                **self._language_kwargs,
-            )
-        return [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+def _problems(source: str, generation: Generation) -> int:
+    """How many of the flags a second decoding could fix this output has."""
+    flags = detect_flags(source, generation.text, hit_max_length=generation.hit_max_length)
+    return len(REDECODE_FLAGS.intersection(flags))
 
 
 # Where to cut a sentence that is too long for the model, best first: after a sentence

@@ -1,0 +1,182 @@
+"""Texts → generated texts with scores: the engines behind Translator and Summarizer.
+
+A backend takes already-batched source texts and returns one `Generation` per text: the
+decoded output, its mean token log-probability, how many tokens it took, and whether it
+stopped at the length cap instead of at end-of-sentence. Two engines:
+
+- `TorchBackend`: transformers `generate` under `torch.inference_mode`, optionally with
+  dynamic int8 quantization of the Linear layers on CPU, and on CUDA out-of-memory a
+  batch is halved and retried instead of failing.
+- `CT2Backend` (ct2.py): CTranslate2, converted once and cached under `models/`.
+
+Backends are picked by name through `load_backend`, imported lazily so the CLI starts fast
+and a missing optional engine fails with its install line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import warnings
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import ModelError
+from .models import LoadedModel
+
+# Scoring runs a teacher-forced pass over the generated text; chunking it keeps the
+# logits ([rows, length, vocab], 60k-word vocabularies) from spiking memory.
+_SCORE_ROWS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One generated output."""
+
+    text: str
+    score: float  # mean log-probability of the generated tokens (0 is certain; lower is less sure)
+    tokens: int  # generated tokens, end-of-sentence included
+    hit_max_length: bool  # stopped by the length cap, not by end-of-sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """How to decode one batch."""
+
+    beams: int = 1
+    max_new_tokens: int = 256
+    min_length: int = 0  # counts the decoder start token, as transformers does
+    # Other settings (length_penalty, bad words, a model's own no_repeat_ngram_size...) come
+    # from the model's generation config, fixed by model + revision; 0/1.0 here mean "as the model says".
+    target_token: str | None = None  # forced first token (a language code for NLLB/M2M100)
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+
+
+class Backend(Protocol):
+    """What Translator and Summarizer need from an engine."""
+
+    name: str
+
+    def generate(self, texts: list[str], decoding: Decoding) -> list[Generation]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class TorchBackend:
+    """transformers `generate`, with dynamic int8 on CPU when asked and OOM back-off on GPUs."""
+
+    name = "torch"
+
+    def __init__(self, loaded: LoadedModel, *, quantize: bool = False) -> None:
+        import torch
+
+        self.loaded = loaded
+        self.quantized = quantize and loaded.device == "cpu"
+        if self.quantized:
+            # int8 weights for every Linear layer: ~2-3x faster on CPU for Marian/BART.
+            # torch marks this API deprecated (in favour of torchao) but ships it; the
+            # library never prints, so its warnings are kept quiet.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(loaded.model, {torch.nn.Linear}, dtype=torch.qint8)
+        else:
+            self.model = loaded.model
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "quantization": "int8-dynamic" if self.quantized else None}
+
+    def generate(self, texts: list[str], decoding: Decoding) -> list[Generation]:
+        """Generate for `texts`; on CUDA out-of-memory, halve the batch and retry."""
+        import torch
+
+        try:
+            return self._generate(texts, decoding)
+        except torch.OutOfMemoryError:
+            if len(texts) == 1:
+                raise
+            torch.cuda.empty_cache()
+            middle = len(texts) // 2
+            return self.generate(texts[:middle], decoding) + self.generate(texts[middle:], decoding)
+
+    def _generate(self, texts: list[str], decoding: Decoding) -> list[Generation]:
+        import torch
+
+        tokenizer, device = self.loaded.tokenizer, self.loaded.device
+        encoded = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.loaded.max_input_tokens())
+        encoded = {k: v.to(device) for k, v in encoded.items()}
+        extra: dict[str, Any] = {}
+        if decoding.target_token:
+            extra["forced_bos_token_id"] = tokenizer.convert_tokens_to_ids(decoding.target_token)
+        if decoding.no_repeat_ngram_size:
+            extra["no_repeat_ngram_size"] = decoding.no_repeat_ngram_size
+        if decoding.repetition_penalty != 1.0:
+            extra["repetition_penalty"] = decoding.repetition_penalty
+        with torch.inference_mode():
+            sequences = self.model.generate(
+                **encoded,
+                num_beams=decoding.beams,
+                do_sample=False,
+                # max_length, not max_new_tokens: models ship a max_length in their
+                # generation config, and giving both makes transformers warn every batch.
+                # For encoder-decoders it counts the decoder start token, hence + 1.
+                max_length=decoding.max_new_tokens + 1,
+                min_length=decoding.min_length,
+                # Marian/BART configs force end-of-sentence at the cap, which would hide
+                # that a translation was cut off; without it, the cap shows as hit_max_length.
+                forced_eos_token_id=None,
+                **extra,
+            )
+            scores, lengths, ended = self._score(encoded, sequences)
+        decoded = tokenizer.batch_decode(sequences, skip_special_tokens=True)
+        return [
+            Generation(text.strip(), score, length, hit_max_length=not end and length >= decoding.max_new_tokens)
+            for text, score, length, end in zip(decoded, scores, lengths, ended, strict=True)
+        ]
+
+    def _score(self, encoded: dict[str, Any], sequences: Any) -> tuple[list[float], list[int], list[bool]]:
+        """Mean log-probability of each generated sequence, by one teacher-forced pass."""
+        import torch
+
+        config = self.model.config
+        pad, eos = config.pad_token_id, config.eos_token_id
+        decoder_input, targets = sequences[:, :-1], sequences[:, 1:]
+        # Everything up to and including the first end-of-sentence counts; padding after it does not.
+        after_eos = (targets == eos).int().cumsum(dim=1) - (targets == eos).int()
+        mask = (after_eos == 0) & ~((targets == pad) & (pad != eos))
+        means: list[float] = []
+        for first in range(0, sequences.shape[0], _SCORE_ROWS):
+            rows = slice(first, first + _SCORE_ROWS)
+            logits = self.model(
+                input_ids=encoded["input_ids"][rows],
+                attention_mask=encoded["attention_mask"][rows],
+                decoder_input_ids=decoder_input[rows],
+            ).logits.float()
+            token_logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[rows].unsqueeze(-1)).squeeze(-1)
+            chunk_mask = mask[rows]
+            sums = (token_logp * chunk_mask).sum(dim=1)
+            means.extend((sums / chunk_mask.sum(dim=1).clamp(min=1)).tolist())
+        lengths = mask.sum(dim=1).tolist()
+        ended = (targets == eos).any(dim=1).tolist()
+        return means, lengths, ended
+
+
+# name → "module:Class", imported only when asked for, with the extra that provides it.
+_BACKENDS = {"torch": ("ja2en.backends:TorchBackend", None), "ct2": ("ja2en.ct2:CT2Backend", "ctranslate2")}
+BACKENDS = tuple(_BACKENDS)
+
+
+def engine_settings(backend: Backend) -> dict[str, Any]:
+    """The backend's settings that decide outputs (its name, precision), without local paths."""
+    return {key: value for key, value in backend.describe().items() if key != "converted"}
+
+
+def load_backend(name: str, loaded: LoadedModel, **options: Any) -> Backend:
+    """Instantiate the backend called `name` over a loaded model."""
+    if name not in _BACKENDS:
+        raise ModelError(f"unknown backend '{name}'; use one of {', '.join(BACKENDS)}")
+    target, package = _BACKENDS[name]
+    if package and importlib.util.find_spec(package) is None:
+        raise ModelError(f"the {name} backend needs {package}: pip install '{package}>=4.5'")
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)(loaded, **options)

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ja2en.backends import Decoding, Generation, TorchBackend
+from ja2en.ct2 import CT2Backend
+from ja2en.errors import DeviceError, ModelError
+from ja2en.models import LoadedModel, ResolvedModel, load_seq2seq
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    """One model store for the module, so each tiny model is converted once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JA2EN_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def marian(tiny_marian: Path) -> LoadedModel:
+    return load_seq2seq(str(tiny_marian), role="translation", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bart(tiny_bart: Path) -> LoadedModel:
+    return load_seq2seq(str(tiny_bart), role="summary", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def marian_fp32(store, marian: LoadedModel) -> CT2Backend:
+    return CT2Backend(marian, compute_type="float32")
+
+
+def _mixed_batches(corpus: list[tuple[str, str]]) -> list[list[str]]:
+    """Every source once, shuffled, in batches of 1, 7 and 16 rows: short and long rows share batches."""
+    sources = [ja for ja, _ in corpus]
+    random.Random(7).shuffle(sources)
+    batches, sizes = [], [1, 7, 16]
+    while sources:
+        size = sizes[len(batches) % len(sizes)]
+        batches.append(sources[:size])
+        sources = sources[size:]
+    return batches
+
+
+def _run(backend, batches: list[list[str]], decoding: Decoding) -> dict[str, Generation]:
+    return {text: g for batch in batches for text, g in zip(batch, backend.generate(batch, decoding), strict=True)}
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_float32_translates_every_sentence_as_torch_does(marian, marian_fp32, corpus, expected, beams: int) -> None:
+    batches = _mixed_batches(corpus)
+    decoding = Decoding(beams=beams, max_new_tokens=128)
+    ct2 = _run(marian_fp32, batches, decoding)
+    torch = _run(TorchBackend(marian), batches, decoding)
+    assert {ja: g.text for ja, g in ct2.items()} == expected
+    assert {ja: g.text for ja, g in torch.items()} == expected
+    assert {ja: g.tokens for ja, g in ct2.items()} == {ja: g.tokens for ja, g in torch.items()}
+    assert max(abs(ct2[ja].score - torch[ja].score) for ja in expected) < 1e-3
+    assert not any(g.hit_max_length for g in ct2.values())
+
+
+def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, corpus, expected) -> None:
+    int8 = CT2Backend(marian)  # compute_type="auto"
+    assert int8.describe() == {"backend": "ct2", "compute_type": "int8", "converted": marian_fp32.path.as_posix()}
+    ct2 = _run(int8, _mixed_batches(corpus), Decoding(beams=1, max_new_tokens=128))
+    assert {ja: g.text for ja, g in ct2.items()} == expected
+
+
+def test_bart_summaries_match_torch(store, bart, corpus) -> None:
+    # BART must start with <s> (forced_bos_token_id in its generation config), which CT2
+    # only does when told; the min_length shift and banned words must carry over too.
+    english = [en for _, en in corpus]
+    texts = [english[3], " ".join(english[10:13]), " ".join(english[20:24]), english[40]]
+    decoding = Decoding(beams=1, max_new_tokens=20, min_length=5)
+    ct2 = CT2Backend(bart, compute_type="float32").generate(texts, decoding)
+    torch = TorchBackend(bart).generate(texts, decoding)
+    assert [g.text for g in ct2] == [g.text for g in torch]
+    assert all(g.text for g in ct2)
+    assert [g.tokens for g in ct2] == [g.tokens for g in torch]
+    # Scores are the model's own, forced <s> included, not CT2's view with banned words removed.
+    assert max(abs(a.score - b.score) for a, b in zip(ct2, torch)) < 1e-3
+
+
+def test_a_forced_first_token_is_honoured(store, bart, corpus, monkeypatch) -> None:
+    texts = [en for _, en in corpus[10:14]]
+    # Tokens the tiny model never starts with, so only forcing puts them first.
+    the = bart.tokenizer.convert_tokens_to_ids("The")
+    monkeypatch.setattr(bart.model.generation_config, "forced_bos_token_id", the)
+    forced = Decoding(beams=1, max_new_tokens=20, min_length=5)
+    ct2 = CT2Backend(bart, compute_type="float32").generate(texts, forced)
+    torch = TorchBackend(bart).generate(texts, forced)
+    assert [g.text for g in ct2] == [g.text for g in torch]
+    assert all(g.text.startswith("The") for g in ct2)
+    assert max(abs(a.score - b.score) for a, b in zip(ct2, torch)) < 1e-3  # the unlikely forced token counts
+    # A target token (a language code for NLLB) takes the place of the configured one.
+    target = Decoding(beams=1, max_new_tokens=20, min_length=5, target_token="P")
+    ct2 = CT2Backend(bart, compute_type="float32").generate(texts, target)
+    assert [g.text for g in ct2] == [g.text for g in TorchBackend(bart).generate(texts, target)]
+    assert all(g.text.startswith("P") for g in ct2)
+
+
+@pytest.mark.parametrize(
+    ("decoding", "length_penalty"),
+    [
+        (Decoding(repetition_penalty=1.3, no_repeat_ngram_size=2, max_new_tokens=128), 1.0),
+        (Decoding(beams=4, max_new_tokens=128), 2.0),
+    ],
+)
+def test_scores_are_mean_log_probabilities_whatever_the_decoding(
+    store, marian, corpus, monkeypatch, decoding: Decoding, length_penalty: float
+) -> None:
+    # Penalties reshape what CT2 scores with, and a length penalty divides by length ** 2:
+    # --min-score must still mean the same as with torch.
+    monkeypatch.setattr(marian.model.generation_config, "length_penalty", length_penalty)
+    sources = [ja for ja, _ in corpus[::3]]
+    ct2 = CT2Backend(marian, compute_type="float32").generate(sources, decoding)
+    torch = TorchBackend(marian).generate(sources, decoding)
+    assert [g.text for g in ct2] == [g.text for g in torch]
+    assert max(abs(a.score - b.score) for a, b in zip(ct2, torch)) < 1e-3
+
+
+def test_min_length_counts_as_torch_does(marian, marian_fp32, corpus, expected) -> None:
+    for ja, _ in corpus[:4]:
+        natural = marian_fp32.generate([ja], Decoding(max_new_tokens=128))[0]
+        # torch's min_length includes the decoder start token: min_length=n still allows
+        # an n-token output (end-of-sentence included), n + 1 does not.
+        same = marian_fp32.generate([ja], Decoding(max_new_tokens=128, min_length=natural.tokens))[0]
+        assert (same.text, same.tokens) == (expected[ja], natural.tokens)
+        longer = marian_fp32.generate([ja], Decoding(max_new_tokens=128, min_length=natural.tokens + 1))[0]
+        assert longer.tokens > natural.tokens
+
+
+def test_length_cap_is_reported(marian, marian_fp32, corpus, expected) -> None:
+    sources = [ja for ja, _ in corpus[:6]]
+    capped = marian_fp32.generate(sources, Decoding(beams=1, max_new_tokens=3))
+    assert [g.hit_max_length for g in capped] == [True] * len(sources)
+    assert [g.tokens for g in capped] == [3] * len(sources)
+    torch = TorchBackend(marian).generate(sources, Decoding(beams=1, max_new_tokens=3))
+    assert [g.tokens for g in torch] == [3] * len(sources)
+    assert all(expected[ja].startswith(g.text) and g.text for ja, g in zip(sources, capped, strict=True))
+    full = marian_fp32.generate(sources, Decoding(beams=1, max_new_tokens=128))
+    assert [g.hit_max_length for g in full] == [False] * len(sources)
+    # The end-of-sentence token counts, as with torch: a 7-piece "Thank you." is 8 tokens.
+    assert [g.tokens for g in full] == [len(marian.tokenizer(text_target=expected[ja])["input_ids"]) for ja in sources]
+
+
+def test_conversion_is_cached_per_revision_and_silent(marian, tiny_marian, tmp_path, monkeypatch, capfd) -> None:
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    capfd.readouterr()
+    first = CT2Backend(marian, compute_type="float32")
+    assert capfd.readouterr() == ("", "")  # the library never prints, not even progress bars
+    assert first.path == tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
+    assert [p.name for p in (tmp_path / "ct2").iterdir()] == [first.path.name]  # no staging folder left
+    assert first.describe() == {"backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()}
+
+    from ctranslate2.converters import TransformersConverter
+
+    def no_second_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(TransformersConverter, "convert", no_second_conversion)
+    second = CT2Backend(marian, compute_type="int8")
+    assert second.path == first.path
+    assert second.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
+
+
+def test_a_crash_mid_conversion_leaves_nothing_that_looks_converted(marian, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    from ctranslate2.converters import TransformersConverter
+
+    def crash(self, output_dir, **kwargs):
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "model.bin").write_bytes(b"half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(TransformersConverter, "convert", crash)
+    with pytest.raises(ModelError) as error:
+        CT2Backend(marian)
+    assert str(error.value) == (
+        f"model '{marian.resolved.name}' (marian) cannot be converted for the ct2 backend "
+        "(No space left on device); use --backend torch"
+    )
+    assert list((tmp_path / "ct2").iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    retried = CT2Backend(marian)  # the next run converts from scratch
+    assert retried.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
+
+
+def test_two_conversions_at_once_keep_one_whole_folder(marian, tiny_marian, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    from ctranslate2.converters import TransformersConverter
+
+    target = tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
+    convert = TransformersConverter.convert
+
+    def other_process_finishes_first(self, output_dir, **kwargs):
+        convert(self, output_dir, **kwargs)
+        shutil.copytree(output_dir, target)  # as if another process renamed its copy in place just now
+        (target / "winner").touch()
+
+    monkeypatch.setattr(TransformersConverter, "convert", other_process_finishes_first)
+    backend = CT2Backend(marian)
+    assert backend.path == target
+    assert [p.name for p in (tmp_path / "ct2").iterdir()] == [target.name]
+    assert (target / "winner").exists()  # the first folder in place is kept, not overwritten
+    assert backend.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
+
+
+def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None:
+    from transformers import LEDConfig
+
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    LEDConfig(d_model=16, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path / "led")
+    loaded = LoadedModel(ResolvedModel("tiny-led", tmp_path / "led", "local-0"), None, None, "cpu", "float32")
+    with pytest.raises(ModelError) as error:
+        CT2Backend(loaded)
+    assert str(error.value) == (
+        "model 'tiny-led' (led) cannot be converted for the ct2 backend "
+        "(No conversion is registered for the model configuration LEDConfig); use --backend torch"
+    )
+    assert list((tmp_path / "models" / "ct2").iterdir()) == []
+
+
+def test_devices_and_compute_types_ct2_lacks_are_refused(store, marian) -> None:
+    with pytest.raises(DeviceError) as error:
+        CT2Backend(dataclasses.replace(marian, device="mps"))
+    assert str(error.value) == "the ct2 backend runs on cpu or cuda, not mps; use --device cpu or --backend torch"
+    refusal = r"^compute type 'int8_float16' is not supported on cpu; use one of .*int8.* or auto$"
+    with pytest.raises(DeviceError, match=refusal):
+        CT2Backend(marian, compute_type="int8_float16")
