@@ -171,12 +171,18 @@ def engine_settings(backend: Backend) -> dict[str, Any]:
     return {key: value for key, value in backend.describe().items() if key != "converted"}
 
 
-def load_backend(name: str, loaded: LoadedModel, **options: Any) -> Backend:
-    """Instantiate the backend called `name` over a loaded model."""
+def load_backend(name: str, loaded: LoadedModel, *, quantize: bool = True, compute_type: str = "auto") -> Backend:
+    """The backend called `name` over a loaded model; `auto` is ct2 when installed, else torch.
+
+    `quantize` (dynamic int8 on CPU) applies to torch, `compute_type` to ct2.
+    """
+    if name == "auto":
+        name = "ct2" if importlib.util.find_spec("ctranslate2") else "torch"
     if name not in _BACKENDS:
-        raise ModelError(f"unknown backend '{name}'; use one of {', '.join(BACKENDS)}")
+        raise ModelError(f"unknown backend '{name}'; use one of auto, {', '.join(BACKENDS)}")
     target, package = _BACKENDS[name]
     if package and importlib.util.find_spec(package) is None:
         raise ModelError(f"the {name} backend needs {package}: pip install '{package}>=4.5'")
     module, _, cls = target.partition(":")
+    options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
     return getattr(importlib.import_module(module), cls)(loaded, **options)

@@ -15,7 +15,6 @@ from .errors import Ja2enError
 from .backends import Backend, Decoding, engine_settings, load_backend
 from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, load_seq2seq
 from .records import Summary
-from .translate import resolve_backend
 
 _MAX_ROUNDS = 16
 
@@ -58,9 +57,7 @@ class Summarizer(ModelUser):
         self.min_length = min(generation.min_length or 0, self.max_new_tokens // 2)
         self.beams = beams or generation.num_beams or 1
         self.batch_size = batch_size
-        name = resolve_backend(backend, self.loaded.device)
-        options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
-        self.backend: Backend = load_backend(name, self.loaded, **options)
+        self.backend: Backend = load_backend(backend, self.loaded, quantize=quantize, compute_type=compute_type)
 
     def decoding(self) -> dict[str, Any]:
         """The generation settings that decide a summary."""

@@ -45,15 +45,6 @@ def target_language_token(tokenizer: Any) -> str | None:
     return None
 
 
-def resolve_backend(backend: str, device: str) -> str:
-    """`auto` is CTranslate2 when it is installed (fastest on CPU and GPU), else torch."""
-    if backend != "auto":
-        return backend
-    import importlib.util
-
-    return "ct2" if importlib.util.find_spec("ctranslate2") else "torch"
-
-
 class Translator(ModelUser):
     """Translate Japanese sentences into English with a Hugging Face seq2seq model.
 
@@ -95,9 +86,7 @@ class Translator(ModelUser):
         self.loaded = loaded or load_seq2seq(
             model, role="translation", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
         )
-        name = resolve_backend(backend, self.loaded.device)
-        options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
-        self.backend: Backend = load_backend(name, self.loaded, **options)
+        self.backend: Backend = load_backend(backend, self.loaded, quantize=quantize, compute_type=compute_type)
         self.cache = cache
         model_limit = self.loaded.max_input_tokens()
         self.max_input_tokens = min(max_input_tokens, model_limit) if max_input_tokens else model_limit
