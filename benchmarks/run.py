@@ -11,6 +11,10 @@ own process (engines.py) so its peak RSS is its own and one that fails to load i
 reported without stopping the rest. Output lengths are fixed (40 tokens per sentence,
 60 per summary) so timings do not depend on what random weights generate.
 
+Other work on the machine skews everything (torch worst): each result records the cores
+other processes used while it ran (`others_cores`), and `--wait-quiet S` waits up to S
+seconds for an idle machine before each engine.
+
 Progress goes to stderr; stdout gets one JSON object with every figure and the ratios
 against the project's targets.
 """
