@@ -10,11 +10,13 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 from .corpus import FilterCounts, PairFilter, PairRow, RunOutput
 from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError, PublishError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
+from .evaluate import EvalReport, RougeScores, evaluate, rouge_scores
 from .export import ExportResult, export_corpus
 from .pipeline import Progress, RunResult, process_documents, translate_documents
 from .publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
 from .readers import decode_bytes, normalize_text, read_documents
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
+from .references import Reference, ReferenceSet, read_references
 from .segment import segment_document, sentence_spans, split_paragraphs, split_sentences
 from .summarize import Summarizer
 from .translate import Translator
@@ -23,6 +25,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BuildResult",
+    "EvalReport",
+    "Reference",
+    "ReferenceSet",
+    "RougeScores",
+    "evaluate",
+    "read_references",
+    "rouge_scores",
     "ExportResult",
     "export_corpus",
     "FilterCounts",

@@ -6,7 +6,9 @@ Library errors become one `error: ...` line on stderr and an exit code (2 bad in
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -23,6 +25,10 @@ from .corpus import FilterCounts, PairFilter
 from .pipeline import Progress, translate_documents
 from .export import FORMATS, export_corpus
 from .publish import publish
+from .evaluate import evaluate
+from .references import read_references
+from .summarize import Summarizer
+from .translate import Translator
 
 app = typer.Typer(
     name="ja2en",
@@ -268,6 +274,55 @@ def export_cli(
         f"Exported {result.counts.kept} pairs{_dropped(result.counts)}{replaced} → "
         + ", ".join(str(path) for path in result.files)
     )
+
+
+@app.command("eval")
+@_report_errors
+def eval_cli(
+    references: Annotated[
+        Path,
+        typer.Argument(
+            help="A .jsonl (ja, en, optional summary per line), a .tsv (ja<TAB>en), "
+            "or a folder of NAME.txt + NAME.en.txt (+ NAME.summary.txt)."
+        ),
+    ],
+    model: ModelOption = DEFAULT_TRANSLATION_MODEL,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Hub revision of --model: a branch, tag or commit.")
+    ] = None,
+    summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,
+    no_summary: Annotated[
+        bool, typer.Option("--no-summary", help="Skip ROUGE even when the references carry summaries.")
+    ] = False,
+    batch_size: BatchOption = 64,
+    batch_tokens: BatchTokensOption = 4096,
+    beams: BeamsOption = 4,
+    backend: BackendOption = "auto",
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Force the references' encoding (e.g. cp932); default: detect.")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Score a translation model against reference translations: BLEU, chrF, flagged sentences (and ROUGE)."""
+    refs = read_references(references, encoding=encoding)
+    translator = Translator(
+        model, revision=revision, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
+        backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+    )  # fmt: skip
+    summary_model = None
+    if refs.summaries and not no_summary:
+        summary_model = Summarizer(
+            summarizer, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+    bar = _ProgressBar() if sys.stderr.isatty() else None
+    with bar or contextlib.nullcontext():
+        report = evaluate(refs, translator=translator, summarizer=summary_model, progress=bar)
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.to_table())
 
 
 def main() -> None:
