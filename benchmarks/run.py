@@ -223,9 +223,9 @@ def plan(
             jobs.append((f"translation_{mode}", f"ja2en {name}", {**spec, **common}))
         raw = {"task": "translate_ct2_raw", "model": marian, "ct2_model": str(paths["marian_ct2"]), "beams": beams}
         jobs.append((f"translation_{mode}", "raw ct2 int8", {**raw, "batch_size": 64 if beams == 1 else 16, **common}))
-    if not args.quick:  # smaller token budgets for the default backend: speed against memory
+    if not args.quick:  # other token budgets (source tokens x beams) for the default backend: speed against memory
         for beams in (1, 4):
-            for budget in (512, 1024):
+            for budget in (512, 1024) if beams == 1 else (2048, 16384):
                 spec = {"task": "translate_ja2en", "model": marian, "backend": "ct2", "quantize": True, "beams": beams}
                 name = f"ja2en ct2 int8 beam {beams}, batch_tokens {budget}"
                 jobs.append(("batch_budget", name, {**spec, "batch_tokens": budget, **common}))

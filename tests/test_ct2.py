@@ -67,7 +67,9 @@ def test_float32_translates_every_sentence_as_torch_does(marian, marian_fp32, co
 
 def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, corpus, expected) -> None:
     int8 = CT2Backend(marian)  # compute_type="auto"
-    assert int8.describe() == {"backend": "ct2", "compute_type": "int8", "converted": marian_fp32.path.as_posix()}
+    # stored already quantized, beside the float32 copy, not quantized again at every load
+    assert int8.path == marian_fp32.path.with_name(marian_fp32.path.name.removesuffix("-float32") + "-int8")
+    assert int8.describe() == {"backend": "ct2", "compute_type": "int8", "converted": int8.path.as_posix()}
     ct2 = _run(int8, _mixed_batches(corpus), Decoding(beams=1, max_new_tokens=128))
     assert {ja: g.text for ja, g in ct2.items()} == expected
 
@@ -91,7 +93,7 @@ def test_a_forced_first_token_is_honoured(store, bart, corpus, monkeypatch) -> N
     texts = [en for _, en in corpus[10:14]]
     # Tokens the tiny model never starts with, so only forcing puts them first.
     the = bart.tokenizer.convert_tokens_to_ids("The")
-    monkeypatch.setattr(bart.model.generation_config, "forced_bos_token_id", the)
+    monkeypatch.setattr(bart.generation_config, "forced_bos_token_id", the)
     forced = Decoding(beams=1, max_new_tokens=20, min_length=5)
     ct2 = CT2Backend(bart, compute_type="float32").generate(texts, forced)
     torch = TorchBackend(bart).generate(texts, forced)
@@ -117,7 +119,7 @@ def test_scores_are_mean_log_probabilities_whatever_the_decoding(
 ) -> None:
     # Penalties reshape what CT2 scores with, and a length penalty divides by length ** 2:
     # --min-score must still mean the same as with torch.
-    monkeypatch.setattr(marian.model.generation_config, "length_penalty", length_penalty)
+    monkeypatch.setattr(marian.generation_config, "length_penalty", length_penalty)
     sources = [ja for ja, _ in corpus[::3]]
     ct2 = CT2Backend(marian, compute_type="float32").generate(sources, decoding)
     torch = TorchBackend(marian).generate(sources, decoding)
@@ -150,12 +152,15 @@ def test_length_cap_is_reported(marian, marian_fp32, corpus, expected) -> None:
     assert [g.tokens for g in full] == [len(marian.tokenizer(text_target=expected[ja])["input_ids"]) for ja in sources]
 
 
-def test_conversion_is_cached_per_revision_and_silent(marian, tiny_marian, tmp_path, monkeypatch, capfd) -> None:
+def test_conversion_is_cached_per_revision_and_quantization_and_silent(
+    marian, tiny_marian, tmp_path, monkeypatch, capfd
+) -> None:
     monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
     capfd.readouterr()
     first = CT2Backend(marian, compute_type="float32")
     assert capfd.readouterr() == ("", "")  # the library never prints, not even progress bars
-    assert first.path == tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
+    stem = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
+    assert first.path == tmp_path / "ct2" / f"{stem}-float32"
     assert [p.name for p in (tmp_path / "ct2").iterdir()] == [first.path.name]  # no staging folder left
     assert first.describe() == {"backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()}
 
@@ -164,10 +169,15 @@ def test_conversion_is_cached_per_revision_and_silent(marian, tiny_marian, tmp_p
     def no_second_conversion(*args, **kwargs):
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(TransformersConverter, "convert", no_second_conversion)
-    second = CT2Backend(marian, compute_type="int8")
+    with monkeypatch.context() as patch:
+        patch.setattr(TransformersConverter, "convert", no_second_conversion)
+        second = CT2Backend(marian, compute_type="float32")
     assert second.path == first.path
     assert second.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
+    int8 = CT2Backend(marian, compute_type="int8")  # another quantization: a copy of its own
+    assert int8.path == tmp_path / "ct2" / f"{stem}-int8"
+    assert sorted(p.name for p in (tmp_path / "ct2").iterdir()) == [f"{stem}-float32", f"{stem}-int8"]
+    assert int8.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
 
 
 def test_a_crash_mid_conversion_leaves_nothing_that_looks_converted(marian, tmp_path, monkeypatch) -> None:
@@ -197,7 +207,7 @@ def test_two_conversions_at_once_keep_one_whole_folder(marian, tiny_marian, tmp_
     monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
     from ctranslate2.converters import TransformersConverter
 
-    target = tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
+    target = tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}-int8"
     convert = TransformersConverter.convert
 
     def other_process_finishes_first(self, output_dir, **kwargs):
@@ -218,7 +228,8 @@ def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None
 
     monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
     LEDConfig(d_model=16, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path / "led")
-    loaded = LoadedModel(ResolvedModel("tiny-led", tmp_path / "led", "local-0"), None, None, "cpu", "float32")
+    config = LEDConfig.from_pretrained(tmp_path / "led")
+    loaded = LoadedModel(ResolvedModel("tiny-led", tmp_path / "led", "local-0"), None, config, "cpu", "float32")
     with pytest.raises(ModelError) as error:
         CT2Backend(loaded)
     assert str(error.value) == (
@@ -226,6 +237,15 @@ def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None
         "(No conversion is registered for the model configuration LEDConfig); use --backend torch"
     )
     assert list((tmp_path / "models" / "ct2").iterdir()) == []
+
+
+def test_ct2_never_loads_the_torch_weights(store, tiny_marian, corpus, expected) -> None:
+    # The torch copy would sit in memory beside CT2's own for nothing (300 MB for FuguMT).
+    loaded = load_seq2seq(str(tiny_marian), role="translation", device="cpu")
+    backend = CT2Backend(loaded)
+    ja = corpus[1][0]
+    assert backend.generate([ja], Decoding())[0].text == expected[ja]
+    assert not loaded.weights_loaded
 
 
 def test_devices_and_compute_types_ct2_lacks_are_refused(store, marian) -> None:

@@ -50,3 +50,14 @@ def test_empty_document_has_an_empty_summary(summarizer: Summarizer) -> None:
 def test_summaries_are_deterministic(summarizer: Summarizer, corpus) -> None:
     sentences = [en for _, en in corpus[:20]]
     assert summarizer.summarize(sentences) == summarizer.summarize(sentences)
+
+
+def test_summaries_skip_the_scoring_pass(summarizer: Summarizer, corpus, monkeypatch) -> None:
+    # Nothing reads a summary's score; computing it would cost a second forward pass.
+    expected = summarizer.summarize([en for _, en in corpus[:2]]).text
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored a summary")
+
+    monkeypatch.setattr(summarizer.backend, "_score", no_scoring)
+    assert summarizer.summarize([en for _, en in corpus[:2]]).text == expected

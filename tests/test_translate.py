@@ -41,6 +41,26 @@ def test_token_budget_bounds_every_batch(translator: Translator, corpus, monkeyp
     assert len(batches) < len(sources)  # short sentences do share batches
 
 
+def test_the_token_budget_counts_beams(translator: Translator, corpus) -> None:
+    # Each beam is a row of decoder state: at beam 4 a batch holds a quarter of the sentences.
+    sources = [ja for ja, _ in corpus]
+    lengths = dict(zip(sources, translator._count_many(sources), strict=True))
+    longest = max(lengths.values())
+    for beams in (1, 4):
+        budget = Translator.__new__(Translator)
+        budget.__dict__.update(translator.__dict__)
+        budget.batch_size, budget.batch_tokens, budget.beams = 64, 600, beams
+        batches = budget._batches(sources, lengths)
+        assert all(len(b) * lengths[b[0]] * beams <= 600 or len(b) == 1 for b in batches)
+        assert len(batches[0]) == 600 // (longest * beams)  # the longest sentences: as many as fit
+
+
+def test_torch_int8_does_not_keep_the_float32_weights(tiny_marian: Path, expected) -> None:
+    int8 = Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", quantize=True)
+    assert not int8.loaded.weights_loaded  # quantized in place, on a copy nobody else holds
+    assert int8.translate(list(expected)[:5]) == list(expected.values())[:5]
+
+
 def test_scores_and_flags_come_with_each_translation(translator: Translator, corpus) -> None:
     details = translator.translate_detailed([ja for ja, _ in corpus])
     assert all(d.score is not None and -1.0 < d.score <= 0.0 for d in details)  # a model that learnt its corpus is sure

@@ -34,7 +34,9 @@ class Generation:
     """One generated output."""
 
     text: str
-    score: float  # mean log-probability of the generated tokens (0 is certain; lower is less sure)
+    # mean log-probability of the generated tokens (0 is certain; lower is less sure);
+    # None when the decoding did not ask for scores
+    score: float | None
     tokens: int  # generated tokens, end-of-sentence included
     hit_max_length: bool  # stopped by the length cap, not by end-of-sentence
 
@@ -51,6 +53,9 @@ class Decoding:
     target_token: str | None = None  # forced first token (a language code for NLLB/M2M100)
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
+    # Scores cost a second pass over the output (torch: a teacher-forced forward pass,
+    # encoder included; ct2: score_batch when penalties alter its own). Summaries skip it.
+    score: bool = True
 
 
 class Backend(Protocol):
@@ -75,11 +80,17 @@ class TorchBackend:
         self.quantized = quantize and loaded.device == "cpu"
         if self.quantized:
             # int8 weights for every Linear layer: ~2-3x faster on CPU for Marian/BART.
+            # Quantized in place on a copy of its own, so the float32 weights are not kept
+            # beside the int8 ones (unless someone else already loaded and holds them).
             # torch marks this API deprecated (in favour of torchao) but ships it; the
             # library never prints, so its warnings are kept quiet.
+            private = not loaded.weights_loaded
+            model = loaded.load_weights() if private else loaded.model
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.model = torch.ao.quantization.quantize_dynamic(loaded.model, {torch.nn.Linear}, dtype=torch.qint8)
+                self.model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=private
+                )
         else:
             self.model = loaded.model
 
@@ -127,23 +138,30 @@ class TorchBackend:
                 forced_eos_token_id=None,
                 **extra,
             )
-            scores, lengths, ended = self._score(encoded, sequences)
+            lengths, ended, mask = self._extent(sequences)
+            scores = self._score(encoded, sequences, mask) if decoding.score else [None] * len(lengths)
         decoded = tokenizer.batch_decode(sequences, skip_special_tokens=True)
         return [
             Generation(text.strip(), score, length, hit_max_length=not end and length >= decoding.max_new_tokens)
             for text, score, length, end in zip(decoded, scores, lengths, ended, strict=True)
         ]
 
-    def _score(self, encoded: dict[str, Any], sequences: Any) -> tuple[list[float], list[int], list[bool]]:
-        """Mean log-probability of each generated sequence, by one teacher-forced pass."""
-        import torch
-
+    def _extent(self, sequences: Any) -> tuple[list[int], list[bool], Any]:
+        """Generated tokens per row (up to and including the first end-of-sentence), whether
+        each ended, and the mask of those tokens over `sequences[:, 1:]`."""
         config = self.model.config
         pad, eos = config.pad_token_id, config.eos_token_id
-        decoder_input, targets = sequences[:, :-1], sequences[:, 1:]
+        targets = sequences[:, 1:]
         # Everything up to and including the first end-of-sentence counts; padding after it does not.
         after_eos = (targets == eos).int().cumsum(dim=1) - (targets == eos).int()
         mask = (after_eos == 0) & ~((targets == pad) & (pad != eos))
+        return mask.sum(dim=1).tolist(), (targets == eos).any(dim=1).tolist(), mask
+
+    def _score(self, encoded: dict[str, Any], sequences: Any, mask: Any) -> list[float]:
+        """Mean log-probability of each generated sequence, by one teacher-forced pass."""
+        import torch
+
+        decoder_input, targets = sequences[:, :-1], sequences[:, 1:]
         means: list[float] = []
         for first in range(0, sequences.shape[0], _SCORE_ROWS):
             rows = slice(first, first + _SCORE_ROWS)
@@ -156,9 +174,7 @@ class TorchBackend:
             chunk_mask = mask[rows]
             sums = (token_logp * chunk_mask).sum(dim=1)
             means.extend((sums / chunk_mask.sum(dim=1).clamp(min=1)).tolist())
-        lengths = mask.sum(dim=1).tolist()
-        ended = (targets == eos).any(dim=1).tolist()
-        return means, lengths, ended
+        return means
 
 
 # name → "module:Class", imported only when asked for, with the extra that provides it.

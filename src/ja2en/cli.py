@@ -47,7 +47,7 @@ DeviceOption = Annotated[str, typer.Option("--device", help=f"One of {', '.join(
 DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
 BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Most sentences per batch.")]
 BatchTokensOption = Annotated[
-    int, typer.Option("--batch-tokens", min=1, help="Most source tokens per batch, padding included.")
+    int, typer.Option("--batch-tokens", min=1, help="Most source tokens per batch, padding included, times beams.")
 ]
 BackendOption = Annotated[
     str, typer.Option("--backend", help=f"Inference engine: auto (ct2 when installed), {', '.join(BACKENDS)}.")

@@ -1,7 +1,8 @@
 """The CTranslate2 backend: a transformers model converted once, cached, and decoded by CT2.
 
-The conversion keeps float32 weights under `models/ct2/<model>-<revision>/`, so any compute
-type (int8 on CPU, int8_float16 on CUDA, ...) can be picked when it is loaded. Decoding
+The conversion is stored already quantized to the compute type it runs with, under
+`models/ct2/<model>-<revision>-<compute type>/`: converting to float32 and letting CT2
+quantize at every load cost ~200 MB of peak memory per load for nothing. Decoding
 mirrors `TorchBackend` token for token: the same tokenizer, decoder start, forced first
 token, length limits and banned words, so both engines give the same text. (Beam search
 with a repetition penalty can still differ: transformers applies it to log-probabilities,
@@ -37,8 +38,8 @@ class CT2Backend:
         device, _, index = loaded.device.partition(":")
         if device not in ("cpu", "cuda"):
             raise DeviceError(f"the ct2 backend runs on cpu or cuda, not {device}; use --device cpu or --backend torch")
-        self.path = converted_model(loaded)
         self.compute_type = resolve_compute_type(compute_type, device)
+        self.path = converted_model(loaded, self.compute_type)
         self.translator = ctranslate2.Translator(
             str(self.path),
             device=device,
@@ -81,13 +82,15 @@ class CT2Backend:
             length_penalty=options["length_penalty"],
             patience=options["patience"],
             return_end_token=True,  # to tell an ended output from one cut at the cap
-            return_scores=True,
+            return_scores=decoding.score,
             **settings,
         )
         hypotheses = [result.hypotheses[0] for result in results]
         ended = [bool(tokens) and tokens[-1] == tokenizer.eos_token for tokens in hypotheses]
         altered = settings["min_decoding_length"] or settings["no_repeat_ngram_size"] or settings["suppress_sequences"]
-        if first or altered or settings["repetition_penalty"] != 1.0:
+        if not decoding.score:
+            scores: list[float | None] = [None] * len(hypotheses)
+        elif first or altered or settings["repetition_penalty"] != 1.0:
             # CT2's scores come from the altered distribution (banned end or words, penalties)
             # and count a forced token as certain; torch scores the model's own probabilities,
             # and --min-score must mean the same with either engine: score them again.
@@ -112,7 +115,7 @@ class CT2Backend:
 
     def _generation_defaults(self) -> dict[str, Any]:
         """Settings torch's `generate` takes from the model's generation config, for CT2 to match."""
-        config = self.loaded.model.generation_config
+        config = self.loaded.generation_config
         tokenizer = self.loaded.tokenizer
         forced = getattr(config, "forced_bos_token_id", None)
         # Banned words outside CT2's vocabulary (Marian's <pad>, dropped by the converter)
@@ -149,18 +152,21 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     return compute_type
 
 
-def converted_model(loaded: LoadedModel) -> Path:
-    """The CT2 copy of `loaded`'s model, converted on first use; one folder per model revision."""
+def converted_model(loaded: LoadedModel, quantization: str) -> Path:
+    """The CT2 copy of `loaded`'s model, converted on first use; one folder per revision and quantization.
+
+    `quantization` is a CT2 compute type (int8, int8_float16, float16, float32, ...).
+    """
     resolved = loaded.resolved
     parts = [p for p in PurePosixPath(resolved.name.replace("\\", "/")).parts if p not in ("/", ".", "..", "~")]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", "--".join(parts[-2:])).strip("-.") or "model"
-    target = models_dir() / "ct2" / f"{readable}-{resolved.revision}"
+    target = models_dir() / "ct2" / f"{readable}-{resolved.revision}-{quantization}"
     if target.is_dir():  # only ever created by the rename below, so it is complete
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _convert(resolved.name, resolved.path, staging)
+        _convert(resolved.name, resolved.path, staging, quantization)
         try:
             os.rename(staging, target)
         except OSError:
@@ -171,7 +177,7 @@ def converted_model(loaded: LoadedModel) -> Path:
     return target
 
 
-def _convert(name: str, source: Path, output: Path) -> None:
+def _convert(name: str, source: Path, output: Path, quantization: str) -> None:
     """Run CT2's transformers converter quietly; ModelError if it cannot convert the model."""
     from ctranslate2.converters import TransformersConverter
     from transformers.utils import logging as hf_logging
@@ -192,8 +198,7 @@ def _convert(name: str, source: Path, output: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # float32 weights: the compute type is chosen at load time, not baked in here.
-            Converter(str(source)).convert(str(output), quantization="float32", force=True)
+            Converter(str(source)).convert(str(output), quantization=quantization, force=True)
     except Exception as exc:  # the converter fails with whatever the loader hit (ValueError, KeyError, ...)
         model_type = _model_type(source)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(" (supported configurations")[0]

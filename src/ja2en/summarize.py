@@ -49,7 +49,7 @@ class Summarizer(ModelUser):
         )
         tokenizer = self.loaded.tokenizer
         self.max_input_tokens = self.loaded.max_input_tokens() - tokenizer.num_special_tokens_to_add()
-        generation = self.loaded.model.generation_config
+        generation = self.loaded.generation_config
         # A summary may take at most a third of the input limit, so that every reduce
         # round packs at least two summaries per chunk and the rounds must converge.
         ceiling = max(1, self.max_input_tokens // 3)
@@ -142,7 +142,10 @@ class Summarizer(ModelUser):
 
     def _generate(self, chunks: list[str]) -> list[str]:
         """Summaries of `chunks`, in order, generated in length-sorted batches."""
-        decoding = Decoding(beams=self.beams, max_new_tokens=self.max_new_tokens, min_length=self.min_length)
+        # No scores: nothing reads them, and they would cost a second pass over every chunk.
+        decoding = Decoding(
+            beams=self.beams, max_new_tokens=self.max_new_tokens, min_length=self.min_length, score=False
+        )
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]), reverse=True)
         results: list[str] = [""] * len(chunks)
         for first in range(0, len(order), self.batch_size):

@@ -52,8 +52,10 @@ class Translator(ModelUser):
         model: a Hub id (default FuguMT) or a local model folder.
         beams: beam size; 1 is greedy decoding.
         batch_size: most sentences per batch.
-        batch_tokens: most source tokens per batch (padding included): the real limit on
-            memory and the best lever on speed.
+        batch_tokens: most source tokens per batch (padding included) times beams: the
+            real limit on memory and the best lever on speed. Beams count because each one
+            is a row of decoder state with a vocabulary-wide output; at beam 4 the default
+            4096 packs 1024 source tokens, which measured as fast as 4096 and 30% lighter.
         backend: auto, torch or ct2; `quantize` (torch on CPU) uses dynamic int8;
             `compute_type` (ct2) e.g. int8, float32.
         device: auto, cpu, cuda, cuda:N or mps. dtype: auto, float32, float16, bfloat16.
@@ -205,13 +207,14 @@ class Translator(ModelUser):
         return Decoding(beams=self.beams, max_new_tokens=min(cap, 2 * longest + 16), target_token=self._target_token)
 
     def _batches(self, units: list[str], lengths: dict[str, int]) -> list[list[str]]:
-        """Longest first, each batch within `batch_size` rows and `batch_tokens` padded tokens."""
+        """Longest first, each batch within `batch_size` rows and `batch_tokens` padded tokens × beams."""
         ordered = sorted(units, key=lambda u: lengths[u], reverse=True)
         batches: list[list[str]] = []
         for unit in ordered:
             current = batches[-1] if batches else None
             # Sorted longest first, so a batch's first row sets its padded width.
-            if current and len(current) < self.batch_size and (len(current) + 1) * lengths[current[0]] <= self.batch_tokens:
+            fits = (len(current) + 1) * lengths[current[0]] * self.beams <= self.batch_tokens if current else False
+            if current and len(current) < self.batch_size and fits:
                 current.append(unit)
             else:
                 batches.append([unit])
