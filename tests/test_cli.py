@@ -84,8 +84,8 @@ def test_missing_model_offline_is_one_line_naming_the_model_and_the_fix(seed_fol
     assert result.exit_code == 3
     assert result.stderr == (
         "error: translation model 'staka/fugumt-ja-en' is not available here (offline and not in the local cache); "
-        "on a connected machine run `hf download staka/fugumt-ja-en --local-dir models/staka/fugumt-ja-en` "
-        "and copy that folder here, or pass a local model folder with --model PATH\n"
+        "on a connected machine run `ja2en models download staka/fugumt-ja-en` "
+        "and copy models/staka/fugumt-ja-en here, or pass a local model folder with --model PATH\n"
     )
 
 

@@ -83,9 +83,8 @@ def test_offline_hub_id_not_cached_names_the_download_command() -> None:
         resolve_model("sshleifer/distilbart-cnn-12-6", role="summarization")
     assert str(error.value) == (
         "summarization model 'sshleifer/distilbart-cnn-12-6' is not available here (offline and not in the local "
-        "cache); on a connected machine run `hf download sshleifer/distilbart-cnn-12-6 --local-dir "
-        "models/sshleifer/distilbart-cnn-12-6` and copy that folder here, or pass a local model folder with "
-        "--summarizer PATH"
+        "cache); on a connected machine run `ja2en models download sshleifer/distilbart-cnn-12-6` and copy "
+        "models/sshleifer/distilbart-cnn-12-6 here, or pass a local model folder with --summarizer PATH"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InputError
-from .models import MODEL_LICENSES
+from .presets import license_of
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"),
@@ -42,7 +42,7 @@ def _license_terms(license_id: str) -> set[str]:
 
 def dataset_license(model_names: list[str], requested: str | None) -> str:
     """Choose a dataset license that respects every model's license (or check the user's)."""
-    known = {name: MODEL_LICENSES.get(name) for name in model_names}
+    known = {name: license_of(name) for name in model_names}
     required = set().union(*(_license_terms(lic) for lic in known.values() if lic))
     if requested:
         missing = required - _license_terms(requested.lower())
@@ -122,7 +122,7 @@ def card_body(
     model_rows = []
     for role, info in models.items():
         if info:
-            lic = MODEL_LICENSES.get(info["name"], "see the model's card")
+            lic = license_of(info["name"]) or "see the model's card"
             model_rows.append(f"| {role} | `{info['name']}` | `{info.get('revision', '?')}` | {lic} |")
     dropped = counts["filter"]["dropped"]
     dropped_text = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.items() if n) or "none"

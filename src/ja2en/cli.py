@@ -24,7 +24,9 @@ from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, D
 from .corpus import FilterCounts, PairFilter
 from .pipeline import Progress, translate_documents
 from .export import FORMATS, export_corpus
+from .presets import DEFAULT_JA_SUMMARIZER, license_warning
 from .publish import publish
+from .store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
 from .references import read_references
 from .summarize import Summarizer
@@ -39,9 +41,11 @@ app = typer.Typer(
 )
 
 # Shared option types, so the same option reads the same in every command.
-ModelOption = Annotated[str, typer.Option("--model", "-m", help="Translation model: Hub id or local folder.")]
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Translation model: a preset (`ja2en models list`), Hub id or local folder.")
+]
 SummarizerOption = Annotated[
-    str, typer.Option("--summarizer", help="Summarization model: Hub id or local folder.")
+    str, typer.Option("--summarizer", help="Summarization model: a preset, Hub id or local folder.")
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help=f"One of {', '.join(DEVICES)} (or cuda:N).")]
 DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
@@ -323,6 +327,63 @@ def eval_cli(
     with bar or contextlib.nullcontext():
         report = evaluate(refs, translator=translator, summarizer=summary_model, progress=bar)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.to_table())
+
+
+models_app = typer.Typer(
+    help="Model presets and the local models/ store (for offline use).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@_report_errors
+def models_list_cli(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per preset.")] = False,
+) -> None:
+    """Show the presets: Hub id, size, license, purpose, and whether they are in models/."""
+    rows = list_models()
+    if as_json:
+        for preset, stored in rows:
+            typer.echo(json.dumps({**preset.to_dict(), "stored": stored.to_dict() if stored else None}))
+        return
+    table = [("name", "task", "hub id", "size", "license", "in models/", "purpose")]
+    for preset, stored in rows:
+        where = stored.revision[:10] if stored else "-"
+        task = f"{preset.task} ({preset.language})" if preset.task == "summarization" else preset.task
+        table.append((preset.name, task, preset.hub_id, preset.download, preset.license, where, preset.purpose))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+@models_app.command("download")
+@_report_errors
+def models_download_cli(
+    names: Annotated[list[str], typer.Argument(help="Presets (see `ja2en models list`) or Hub ids.")],
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="A branch, tag or commit (default: the latest).")
+    ] = None,
+) -> None:
+    """Download models into models/ at a pinned commit; an interrupted download resumes."""
+    for name in names:
+        stored = download_model(name, revision=revision, progress=True)
+        typer.echo(f"Downloaded {name} ({stored.hub_id} at {stored.revision}) → {stored.path}/")
+        if warning := license_warning(name):
+            typer.echo(f"warning: {warning}", err=True)
+
+
+@models_app.command("convert")
+@_report_errors
+def models_convert_cli(
+    name: Annotated[str, typer.Argument(help="A preset, Hub id or local model folder.")],
+    to: Annotated[str, typer.Option("--to", help="Target engine: ct2 (CTranslate2).")] = "ct2",
+    quantization: Annotated[
+        str, typer.Option("--quantization", help=f"One of {', '.join(QUANTIZATIONS)}; int8 for CPUs, int8_float16 for GPUs.")
+    ] = "int8",
+) -> None:
+    """Convert a model for the ct2 backend ahead of time, into models/ct2/."""
+    path = convert_model(name, to=to, quantization=quantization)
+    typer.echo(f"Converted {name} for {to} ({quantization}) → {path}/")
 
 
 def main() -> None:

@@ -59,11 +59,12 @@ class ModelError(Ja2enError):
     exit_code = 3
 
     @classmethod
-    def not_available(cls, model: str, role: str, reason: str, models_dir: Path) -> ModelError:
+    def not_available(cls, model: str, role: str, reason: str, models_dir: Path, preset: str | None = None) -> ModelError:
         local = models_dir / model
+        named = f"'{preset}' ({model})" if preset else f"'{model}'"
         return cls(
-            f"{role} model '{model}' is not available here ({reason}); on a connected machine run "
-            f"`hf download {model} --local-dir {local}` and copy that folder here, "
+            f"{role} model {named} is not available here ({reason}); on a connected machine run "
+            f"`ja2en models download {preset or model}` and copy {local} here, "
             f"or pass a local model folder with --{'model' if role == 'translation' else 'summarizer'} PATH"
         )
 

@@ -19,23 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DeviceError, ModelError
+from .presets import PRESETS
 
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
 DEFAULT_SUMMARY_MODEL = "sshleifer/distilbart-cnn-12-6"
 
-# Licenses of well-known models, for dataset cards: a published corpus must respect them
-# (share-alike for FuguMT, non-commercial for NLLB). Hub ids only; local folders are unknown.
-MODEL_LICENSES: dict[str, str] = {
-    "staka/fugumt-ja-en": "cc-by-sa-4.0",
-    "Helsinki-NLP/opus-mt-ja-en": "apache-2.0",
-    "facebook/nllb-200-distilled-600M": "cc-by-nc-4.0",
-    "facebook/nllb-200-distilled-1.3B": "cc-by-nc-4.0",
-    "facebook/nllb-200-1.3B": "cc-by-nc-4.0",
-    "facebook/nllb-200-3.3B": "cc-by-nc-4.0",
-    "facebook/m2m100_418M": "mit",
-    "facebook/m2m100_1.2B": "mit",
-    "sshleifer/distilbart-cnn-12-6": "apache-2.0",
-}
+# Written into a `models/<hub id>/` folder by `ja2en models download`, last: the Hub
+# commit the files came from. A folder without it is a copy made by other means.
+SOURCE_FILE = ".ja2en-source.json"
 
 # Models that load fine but must never be used for Japanese, and why.
 REFUSED_MODELS: dict[str, str] = {
@@ -48,6 +39,12 @@ REFUSED_MODELS: dict[str, str] = {
 # Files a seq2seq model needs; weights are chosen per repo so a download never takes
 # both the safetensors and the .bin copy (or TF/Flax weights) of the same model.
 _CONFIG_PATTERNS = ["*.json", "*.spm", "*.model", "*.txt"]
+
+
+def weight_patterns(files: list[str]) -> list[str]:
+    """Download patterns for a repo holding `files`: configs, tokenizer and one copy of the weights."""
+    weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
+    return _CONFIG_PATTERNS + weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +65,12 @@ def models_dir() -> Path:
 
 
 def _check_model_folder(name: str, path: Path, role: str) -> None:
+    # huggingface_hub keeps unfinished files of a `local_dir` download here
+    if any((path / ".cache" / "huggingface" / "download").rglob("*.incomplete")):
+        raise ModelError(
+            f"{role} model folder '{path}' holds an unfinished download; "
+            f"run `ja2en models download {name}` again to finish it"
+        )
     if not (path / "config.json").is_file():
         raise ModelError(
             f"{role} model folder '{path}' has no config.json; point to a folder made by "
@@ -85,6 +88,10 @@ def _revision_of(path: Path) -> str:
     """
     if path.parent.name == "snapshots":  # the Hugging Face cache: .../snapshots/<commit hash>/
         return path.name
+    try:  # downloaded into the store by `ja2en models download`
+        return str(json.loads((path / SOURCE_FILE).read_text(encoding="utf-8"))["revision"])
+    except (OSError, ValueError, KeyError):
+        pass
     digest = hashlib.sha256()
     for name in sorted(p.name for p in path.iterdir()):
         file = path / name
@@ -102,7 +109,10 @@ def _revision_of(path: Path) -> str:
 
 
 def resolve_model(name: str, *, role: str, revision: str | None = None) -> ResolvedModel:
-    """Find `name` locally or download it; raise ModelError with a one-line fix if neither works."""
+    """Find `name` (a preset, Hub id or folder) locally or download it; ModelError with a one-line fix if neither works."""
+    preset = name if name in PRESETS and not Path(name).is_dir() else None  # a folder called "opus" is still a folder
+    if preset:
+        name = PRESETS[preset].hub_id
     if name in REFUSED_MODELS:
         raise ModelError(f"{role} model '{name}' is refused: {REFUSED_MODELS[name]}")
     given = Path(name).expanduser()
@@ -129,14 +139,11 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
         pass
     if constants.HF_HUB_OFFLINE:
-        raise ModelError.not_available(name, role, "offline and not in the local cache", models_dir())
+        raise ModelError.not_available(name, role, "offline and not in the local cache", models_dir(), preset)
     try:
         info = HfApi().model_info(name, revision=revision)
         files = [s.rfilename for s in info.siblings or []]
-        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
-        path = Path(
-            snapshot_download(name, revision=info.sha or revision, allow_patterns=_CONFIG_PATTERNS + weights)
-        )
+        path = Path(snapshot_download(name, revision=info.sha or revision, allow_patterns=weight_patterns(files)))
     except RepositoryNotFoundError:
         raise ModelError(
             f"{role} model '{name}' was not found on the Hugging Face Hub; check the id, "
@@ -146,10 +153,10 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
         raise ModelError(f"{role} model '{name}' has no revision '{revision}'; check --revision") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else str(exc).splitlines()[0]
-        raise ModelError.not_available(name, role, reason, models_dir()) from None
+        raise ModelError.not_available(name, role, reason, models_dir(), preset) from None
     except Exception as exc:  # httpx connection errors are not OSError subclasses
         if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
-            raise ModelError.not_available(name, role, "cannot reach the Hugging Face Hub", models_dir()) from None
+            raise ModelError.not_available(name, role, "cannot reach the Hugging Face Hub", models_dir(), preset) from None
         raise
     _check_model_folder(name, path, role)
     return ResolvedModel(name, path, _revision_of(path))

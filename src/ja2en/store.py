@@ -1,0 +1,112 @@
+"""Hub models → the local `models/` store: pinned downloads, CT2 conversions, what is there.
+
+`ja2en models download fugumt` fills `models/staka/fugumt-ja-en/` with the files a seq2seq
+model needs and records the exact Hub commit beside them, so that every later run,
+offline included, loads that folder and writes that commit into its manifest and
+dataset card. A download that stops halfway resumes where it stopped when run again;
+until it finishes, the folder is refused rather than loaded half-complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from .errors import ModelError
+from .models import SOURCE_FILE, load_seq2seq, models_dir, weight_patterns
+from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
+
+
+# What CTranslate2 can store weights as; the backend runs each with the same compute type.
+QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    """A model folder in the local store."""
+
+    hub_id: str
+    path: Path
+    revision: str  # the Hub commit it was downloaded at
+
+    def to_dict(self) -> dict[str, str]:
+        return {"hub_id": self.hub_id, "path": self.path.as_posix(), "revision": self.revision}
+
+
+def stored_model(name: str) -> StoredModel | None:
+    """The complete download of `name` (a preset or Hub id) in the store, if there is one."""
+    repo = hub_id(name)
+    path = models_dir() / repo
+    try:
+        source = json.loads((path / SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return StoredModel(repo, path, str(source.get("revision", "")))
+
+
+def list_models() -> list[tuple[Preset, StoredModel | None]]:
+    """Every preset with its download in the store (None when not downloaded)."""
+    return [(preset, stored_model(preset.name)) for preset in PRESETS.values()]
+
+
+def download_model(name: str, *, revision: str | None = None, progress: bool = False) -> StoredModel:
+    """Download `name` (a preset or Hub id) into the store at a pinned commit; resumable.
+
+    `progress` shows huggingface_hub's download bars (on stderr); the library is silent otherwise.
+    """
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    repo = hub_id(name)
+    target = models_dir() / repo
+    bars_were_off = are_progress_bars_disabled()
+    if not progress:
+        disable_progress_bars()
+    try:
+        info = HfApi().model_info(repo, revision=revision)
+        files = [s.rfilename for s in info.siblings or []]
+        commit = info.sha or revision or "main"
+        snapshot_download(repo, revision=commit, local_dir=target, allow_patterns=weight_patterns(files))
+    except RepositoryNotFoundError:
+        raise ModelError(
+            f"model '{name}' was not found on the Hugging Face Hub; check the name "
+            "(`ja2en models list` shows the presets), or log in with `hf auth login` if it is private"
+        ) from None
+    except RevisionNotFoundError:
+        raise ModelError(f"model '{name}' has no revision '{revision}'; check --revision") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelError(_download_failed(name, exc)) from None
+    except Exception as exc:  # httpx connection errors are not OSError subclasses
+        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+            raise ModelError(_download_failed(name, exc)) from None
+        raise
+    finally:
+        if not progress and not bars_were_off:
+            enable_progress_bars()
+    if not (target / "config.json").is_file():
+        raise ModelError(f"model '{name}' has no config.json on the Hub; it is not a transformers model")
+    # Written last: its presence is what marks the download complete.
+    record = {"hub_id": repo, "revision": commit, "downloaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (target / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return StoredModel(repo, target, commit)
+
+
+def _download_failed(name: str, exc: BaseException) -> str:
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"downloading '{name}' failed ({detail}); check the network and re-run: the download resumes where it stopped"
+
+
+def convert_model(name: str, *, to: str = "ct2", quantization: str = "int8", revision: str | None = None) -> Path:
+    """Convert `name` (preset, Hub id or folder) for the CTranslate2 backend; returns the converted folder."""
+    if to != "ct2":
+        raise ModelError(f"cannot convert to '{to}'; the only target is ct2")
+    from .ct2 import converted_model
+
+    if quantization not in QUANTIZATIONS:
+        raise ModelError(f"unknown quantization '{quantization}'; use one of {', '.join(QUANTIZATIONS)}")
+    preset = find_preset(name)
+    role = preset.task if preset else TRANSLATION
+    loaded = load_seq2seq(name, role=role, revision=revision, device="cpu")
+    return converted_model(loaded, quantization)
