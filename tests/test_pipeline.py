@@ -97,12 +97,16 @@ def test_document_records_have_the_documented_schema(inputs: Path, tmp_path: Pat
         "ja",
         "en",
         "summary_en",
+        "summary_ja",
+        "summary_ja_en",
         "summary",
+        "summary_ja_info",
         "models",
     ]
     assert list(a["pairs"][0]) == ["paragraph", "sentence", "start", "end", "ja", "en", "score", "flags"]
     assert all(p["score"] <= 0 and p["flags"] == [] for p in a["pairs"])
-    assert list(a["summary"]) == ["model", "input_tokens", "max_input_tokens", "chunks", "rounds"]
+    assert list(a["summary"]) == ["model", "language", "input_tokens", "max_input_tokens", "chunks", "rounds"]
+    assert (a["summary"]["language"], a["summary_ja"], a["summary_ja_en"], a["summary_ja_info"]) == ("en", None, None, None)
     assert (a["encoding"], b["encoding"]) == ("utf-8", "cp932")
     assert a["source"] == (inputs / "news" / "a.txt").as_posix()
     assert len(a["sha256"]) == 64

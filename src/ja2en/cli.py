@@ -150,7 +150,18 @@ def translate_cli(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("outputs"),
     model: ModelOption = DEFAULT_TRANSLATION_MODEL,
     summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,
-    no_summary: Annotated[bool, typer.Option("--no-summary", help="Skip the English summaries.")] = False,
+    no_summary: Annotated[bool, typer.Option("--no-summary", help="Skip the summaries.")] = False,
+    summary: Annotated[
+        str,
+        typer.Option(
+            "--summary",
+            help="en: summarize the English translation; ja: summarize the Japanese (--ja-summarizer), "
+            "then translate that summary; both.",
+        ),
+    ] = "en",
+    ja_summarizer: Annotated[
+        str, typer.Option("--ja-summarizer", help="Model that summarizes Japanese, for --summary ja/both.")
+    ] = DEFAULT_JA_SUMMARIZER,
     batch_size: BatchOption = 64,
     batch_tokens: BatchTokensOption = 4096,
     beams: BeamsOption = 4,
@@ -175,6 +186,12 @@ def translate_cli(
 
     Re-running the same command resumes: documents already finished in the output folder are skipped.
     """
+    used = [model]
+    if not no_summary:
+        used += [summarizer] * (summary in ("en", "both")) + [ja_summarizer] * (summary in ("ja", "both"))
+    for name in used:
+        if warning := license_warning(name):
+            typer.echo(f"warning: {warning}", err=True)
     show_bar = sys.stderr.isatty()
     bar = _ProgressBar() if show_bar else None
     try:
@@ -185,6 +202,8 @@ def translate_cli(
             output_dir=output,
             model=model,
             summarizer_model=None if no_summary else summarizer,
+            summary="en" if no_summary else summary,
+            ja_summarizer_model=ja_summarizer,
             beams=beams,
             batch_size=batch_size,
             batch_tokens=batch_tokens,

@@ -8,6 +8,7 @@ summary fails is reported and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,14 +22,16 @@ from .cache import TranslationCache
 from .errors import DocumentError, InputError, Ja2enError
 from .journal import Journal
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .presets import DEFAULT_JA_SUMMARIZER
 from .readers import list_input_files, read_file
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument, Translation
-from .segment import segment_document
+from .segment import segment_document, split_sentences
 from .summarize import Summarizer
 from .translate import Translator
 from .writers import prepare_output_dir
 
 GROUP_SENTENCES = 256
+SUMMARY_MODES = ("en", "ja", "both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ def assemble(
     translations: Sequence[Translation],
     summary: Summary | None,
     models: dict[str, str],
+    summary_ja: Summary | None = None,
 ) -> TranslatedDocument:
     """Pair each Japanese sentence with its translation and rebuild the English text by paragraph."""
     pairs = tuple(
@@ -83,13 +87,16 @@ def assemble(
         en="\n".join(" ".join(p) for p in paragraphs.values()),
         summary=summary,
         models=models,
+        summary_ja=summary_ja,
     )
 
 
-def _model_ids(translator: Translator, summarizer: Summarizer | None) -> dict[str, str]:
+def _model_ids(translator: Translator, summarizer: Summarizer | None, ja_summarizer: Summarizer | None) -> dict[str, str]:
     ids = {"translation": translator.model_id, "translation_revision": translator.revision}
     if summarizer:
         ids |= {"summarization": summarizer.model_id, "summarization_revision": summarizer.revision}
+    if ja_summarizer:
+        ids |= {"ja_summarization": ja_summarizer.model_id, "ja_summarization_revision": ja_summarizer.revision}
     return ids
 
 
@@ -98,12 +105,19 @@ def process_documents(
     translator: Translator,
     summarizer: Summarizer | None = None,
     *,
+    ja_summarizer: Summarizer | None = None,
     on_sentences: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
-) -> Iterator[TranslatedDocument]:
-    """Translate (and summarize) documents, yielding each finished one in input order. No I/O."""
+) -> Iterator[TranslatedDocument | DocumentError]:
+    """Translate (and summarize) documents, yielding each finished one in input order. No I/O.
+
+    `summarizer` summarizes the English translation; `ja_summarizer` the Japanese source,
+    whose summary is then translated. A document that fails comes back as a DocumentError.
+    """
     segmented = ((document, segment_document(document)) for document in documents)
-    yield from _process_segmented(segmented, translator, summarizer, on_sentences=on_sentences, on_stage=on_stage)
+    yield from _process_segmented(
+        segmented, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=on_sentences, on_stage=on_stage
+    )
 
 
 def _process_segmented(
@@ -111,10 +125,11 @@ def _process_segmented(
     translator: Translator,
     summarizer: Summarizer | None,
     *,
+    ja_summarizer: Summarizer | None = None,
     on_sentences: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None,
 ) -> Iterator[TranslatedDocument | DocumentError]:
-    models = _model_ids(translator, summarizer)
+    models = _model_ids(translator, summarizer, ja_summarizer)
     group: list[tuple[Document, list[Sentence]]] = []
     size = 0
 
@@ -155,21 +170,58 @@ def _process_segmented(
             offset += len(sentences)
         return done
 
-    def summarize(translated: list[tuple[Document, list[Sentence], list[Translation]]]) -> list[Summary | DocumentError | None]:
-        if not summarizer or not translated:
+    Translated = list[tuple[Document, list[Sentence], list[Translation]]]
+
+    def summarize_with(
+        model: Summarizer | None, texts: list[list[str]], translated: Translated, what: str
+    ) -> list[Summary | DocumentError | None]:
+        if not model or not translated:
             return [None] * len(translated)
         stage("summarizing")
-        english = [[t.en for t in translations] for _, _, translations in translated]
         try:
-            return list(summarizer.summarize_many(english))
+            return list(model.summarize_many(texts))
         except Exception:
             results: list[Summary | DocumentError | None] = []
-            for (document, _, _), own in zip(translated, english, strict=True):
+            for (document, _, _), own in zip(translated, texts, strict=True):
                 try:
-                    results.append(summarizer.summarize(own))
+                    results.append(model.summarize(own))
                 except Exception as exc:
-                    results.append(DocumentError.failed(document.source, "summarization", exc))
+                    results.append(DocumentError.failed(document.source, what, exc))
             return results
+
+    def translate_summaries(
+        summaries: list[Summary | DocumentError | None], translated: Translated
+    ) -> list[Summary | DocumentError | None]:
+        """The Japanese summaries with their English, sentence by sentence, like the documents."""
+        results = list(summaries)
+        todo = [(i, split_sentences(s.text)) for i, s in enumerate(summaries) if isinstance(s, Summary)]
+
+        def attach(i: int, english: list[str]) -> None:
+            results[i] = dataclasses.replace(results[i], translation=" ".join(english))  # type: ignore[arg-type]
+
+        try:
+            english = iter(translator.translate([piece for _, pieces in todo for piece in pieces]))
+            for i, pieces in todo:
+                attach(i, [next(english) for _ in pieces])
+        except Exception:
+            for i, pieces in todo:  # find the summary at fault, as for the documents
+                try:
+                    attach(i, translator.translate(pieces))
+                except Exception as exc:
+                    results[i] = DocumentError.failed(translated[i][0].source, "summary translation", exc)
+        return results
+
+    def summarize(translated: Translated) -> list[tuple[Summary | None, Summary | None] | DocumentError]:
+        english = [[t.en for t in translations] for _, _, translations in translated]
+        of_english = summarize_with(summarizer, english, translated, "summarization")
+        japanese = [[s.ja for s in sentences] for _, sentences, _ in translated]
+        of_japanese = summarize_with(ja_summarizer, japanese, translated, "Japanese summarization")
+        if ja_summarizer:
+            of_japanese = translate_summaries(of_japanese, translated)
+        return [
+            en if isinstance(en, DocumentError) else ja if isinstance(ja, DocumentError) else (en, ja)
+            for en, ja in zip(of_english, of_japanese, strict=True)
+        ]
 
     def flush() -> Iterator[TranslatedDocument | DocumentError]:
         done = translate_group()
@@ -180,7 +232,7 @@ def _process_segmented(
                 yield item
                 continue
             summary = next(summaries)
-            yield summary if isinstance(summary, DocumentError) else assemble(*item, summary, models)
+            yield summary if isinstance(summary, DocumentError) else assemble(*item, summary[0], models, summary[1])
 
     for document, sentences in segmented:
         group.append((document, sentences))
@@ -237,8 +289,11 @@ def translate_documents(
     output_dir: Path | str = "outputs",
     model: str = DEFAULT_TRANSLATION_MODEL,
     summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
+    summary: str = "en",
+    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
     translator: Translator | None = None,
     summarizer: Summarizer | None = None,
+    ja_summarizer: Summarizer | None = None,
     beams: int = 4,
     batch_size: int = 64,
     batch_tokens: int = 4096,
@@ -254,8 +309,10 @@ def translate_documents(
 ) -> RunResult:
     """Translate every document under `inputs` and write the corpus files to `output_dir`.
 
-    Pass `summarizer_model=None` to skip summaries. Ready `translator`/`summarizer`
-    objects take precedence over the model names. Re-running into the same `output_dir`
+    `summary` is "en" (summarize the English translation with `summarizer_model`), "ja"
+    (summarize the Japanese with `ja_summarizer_model`, then translate that summary) or
+    "both"; pass `summarizer_model=None` with "en" to skip summaries. Ready
+    `translator`/`summarizer`/`ja_summarizer` objects take precedence over model names. Re-running into the same `output_dir`
     resumes: documents already finished there with the same settings are skipped; other
     settings are refused unless `force=True` (which starts afresh). `cache` is True for the
     default translation cache, a path for another, or False for none. A bad input
@@ -267,6 +324,8 @@ def translate_documents(
     timings: dict[str, float] = {}
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    if summary not in SUMMARY_MODES:
+        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
@@ -294,10 +353,15 @@ def translate_documents(
             model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend,
             device=device, dtype=dtype, cache=translation_cache, trust_remote_code=trust_remote_code,
         )  # fmt: skip
-    if summarizer is None and summarizer_model:
-        summarizer = Summarizer(
-            summarizer_model, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code
-        )
+    shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+    if summary == "ja":
+        summarizer = None
+    elif summarizer is None and summarizer_model:
+        summarizer = Summarizer(summarizer_model, **shared)
+    if summary == "en":
+        ja_summarizer = None
+    elif ja_summarizer is None:
+        ja_summarizer = Summarizer(ja_summarizer_model, language="ja", **shared)
     timings["load_s"] = time.perf_counter() - loading
 
     fingerprint = {
@@ -305,6 +369,7 @@ def translate_documents(
         "encoding": encoding,
         "translation": translator.fingerprint(),
         "summarization": summarizer.fingerprint() if summarizer else None,
+        **({"ja_summarization": ja_summarizer.fingerprint()} if ja_summarizer else {}),
     }
     journal = Journal(output_dir, fingerprint, force=force)
     todo = [(d, s) for d, s in segmented if (d.id, d.sha256) not in journal.done]
@@ -312,10 +377,11 @@ def translate_documents(
     manifest: dict[str, Any] = {
         "ja2en_version": fingerprint["ja2en"],
         "inputs": [str(p) for p in inputs],
-        "settings": {"encoding": encoding, "summary": summarizer is not None},
+        "settings": {"encoding": encoding, "summary": summary if summarizer or ja_summarizer else None},
         "models": {
             "translation": translator.settings(),
             "summarization": summarizer.settings() if summarizer else None,
+            "ja_summarization": ja_summarizer.settings() if ja_summarizer else None,
         },
         "versions": _versions(),
     }
@@ -341,7 +407,9 @@ def translate_documents(
     work = time.perf_counter()
     write_seconds = 0.0
     hits_before = translator.cache.hits if translator.cache else 0
-    for item in _process_segmented(todo, translator, summarizer, on_sentences=advance, on_stage=report):
+    for item in _process_segmented(
+        todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=advance, on_stage=report
+    ):
         if isinstance(item, DocumentError):
             if fail_fast:
                 raise item

@@ -60,8 +60,9 @@ def _features(columns: set[str], with_summary_ja: bool) -> dict[str, Any]:
     documents = {
         name: Value("string")
         for name in ["doc_id", "source", "sha256", "encoding", "ja", "en", "summary_en"]
-        + (["summary_ja"] if with_summary_ja else [])
+        + (["summary_ja", "summary_ja_en"] if with_summary_ja else [])
         + ["translation_model", "translation_revision", "summarization_model", "summarization_revision"]
+        + (["ja_summarization_model", "ja_summarization_revision"] if with_summary_ja else [])
     }
     return {"sentences": Features(sentences), "documents": Features(documents)}
 
@@ -79,7 +80,8 @@ def _document_row(doc: dict[str, Any], with_summary_ja: bool) -> dict[str, Any]:
     }
     if with_summary_ja:
         row["summary_ja"] = doc.get("summary_ja")
-    for role in ("translation", "summarization"):
+        row["summary_ja_en"] = doc.get("summary_ja_en")
+    for role in ("translation", "summarization") + (("ja_summarization",) if with_summary_ja else ()):
         row[f"{role}_model"] = models.get(role)
         row[f"{role}_revision"] = models.get(f"{role}_revision")
     return row

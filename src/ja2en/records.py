@@ -69,18 +69,21 @@ class SentencePair:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """An English summary and how it was made (map-reduce over chunks when the text is long)."""
+    """A summary and how it was made (map-reduce over chunks when the text is long)."""
 
     text: str
     model: str
-    input_tokens: int  # tokens of the English document as the summarizer sees it
+    input_tokens: int  # tokens of the document as the summarizer sees it
     max_input_tokens: int  # the summarizer's input limit
     chunks: int  # chunks in the first round; 1 when the document fit at once
     rounds: int  # generate rounds; more than 1 means chunk summaries were summarized again
+    language: str = "en"  # of the text summarized (and of the summary)
+    translation: str | None = None  # the English of a Japanese summary
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "language": self.language,
             "input_tokens": self.input_tokens,
             "max_input_tokens": self.max_input_tokens,
             "chunks": self.chunks,
@@ -99,8 +102,9 @@ class TranslatedDocument:
     pairs: tuple[SentencePair, ...]
     ja: str  # the normalized Japanese text; pair offsets index into it
     en: str  # one line per paragraph, sentences joined by a space
-    summary: Summary | None
+    summary: Summary | None  # of the English translation (--summary en/both)
     models: dict[str, str] = field(default_factory=dict)
+    summary_ja: Summary | None = None  # of the Japanese source, with its translation (--summary ja/both)
 
     @property
     def num_paragraphs(self) -> int:
@@ -117,8 +121,12 @@ class TranslatedDocument:
             "pairs": [p.to_dict() for p in self.pairs],
             "ja": self.ja,
             "en": self.en,
-            "summary_en": self.summary.text if self.summary else None,
+            # The English summary: of the translation, or else the translated Japanese one.
+            "summary_en": self.summary.text if self.summary else self.summary_ja.translation if self.summary_ja else None,
+            "summary_ja": self.summary_ja.text if self.summary_ja else None,
+            "summary_ja_en": self.summary_ja.translation if self.summary_ja else None,
             "summary": self.summary.to_dict() if self.summary else None,
+            "summary_ja_info": self.summary_ja.to_dict() if self.summary_ja else None,
             "models": dict(self.models),
         }
 

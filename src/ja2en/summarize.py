@@ -1,9 +1,11 @@
-"""English sentences → an abstractive summary, by map-reduce when the text is too long.
+"""Sentences → an abstractive summary, by map-reduce when the text is too long.
 
-A document that fits the summarizer's input limit is summarized in one call. A longer one
-is packed into chunks at sentence boundaries by token count, each chunk is summarized,
-and the chunk summaries are packed and summarized again until one chunk remains. Nothing
-is truncated: a single sentence longer than the limit is split at word boundaries.
+Usually the English translation is summarized (distilbart); with `language="ja"` the
+Japanese source is, by a multilingual model such as mT5-XLSum. A document that fits the
+summarizer's input limit is summarized in one call. A longer one is packed into chunks at
+sentence boundaries by token count, each chunk is summarized, and the chunk summaries are
+packed and summarized again until one chunk remains. Nothing is truncated: a single
+sentence longer than the limit is split at word boundaries (or by tokens).
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ from typing import Any
 from .errors import Ja2enError
 from .backends import Backend, Decoding, engine_settings, load_backend
 from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, load_seq2seq
+from .presets import find_preset
 from .records import Summary
 
 _MAX_ROUNDS = 16
 
 
 class Summarizer(ModelUser):
-    """Summarize English text with a Hugging Face seq2seq model (default distilbart-cnn-12-6).
+    """Summarize text with a Hugging Face seq2seq model (default distilbart-cnn-12-6, English).
 
     Args:
-        beams, max_new_tokens: override the model's own generation settings.
+        model: a preset (`distilbart`, `mt5-xlsum`...), Hub id or local folder.
+        language: the language of the text it is given: "en" or "ja" (joins sentences
+            without spaces); a preset's own language by default, else "en".
+        beams, max_new_tokens, no_repeat_ngram_size: override the generation settings of
+            the model (and of its preset, for models whose config has none).
         batch_size: chunks per generate() call; chunks of many documents share batches.
         backend, quantize, compute_type: as for Translator.
     """
@@ -33,8 +40,10 @@ class Summarizer(ModelUser):
         model: str = DEFAULT_SUMMARY_MODEL,
         *,
         revision: str | None = None,
+        language: str | None = None,
         beams: int | None = None,
         max_new_tokens: int | None = None,
+        no_repeat_ngram_size: int | None = None,
         batch_size: int = 8,
         backend: str = "auto",
         quantize: bool = True,
@@ -47,16 +56,25 @@ class Summarizer(ModelUser):
         self.loaded = loaded or load_seq2seq(
             model, role="summarization", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
         )
+        preset = find_preset(model) if loaded is None else None
+        own = preset.generation if preset else {}
+        self.language = language or (preset.language if preset else "en")
+        if self.language not in ("en", "ja"):
+            raise ValueError(f"language must be 'en' or 'ja', not {self.language!r}")
         tokenizer = self.loaded.tokenizer
         self.max_input_tokens = self.loaded.max_input_tokens() - tokenizer.num_special_tokens_to_add()
         generation = self.loaded.generation_config
         # A summary may take at most a third of the input limit, so that every reduce
         # round packs at least two summaries per chunk and the rounds must converge.
         ceiling = max(1, self.max_input_tokens // 3)
-        self.max_new_tokens = min(max_new_tokens or generation.max_length or 142, ceiling)
+        self.max_new_tokens = min(max_new_tokens or own.get("max_new_tokens") or generation.max_length or 142, ceiling)
         self.min_length = min(generation.min_length or 0, self.max_new_tokens // 2)
-        self.beams = beams or generation.num_beams or 1
+        self.beams = beams or own.get("beams") or generation.num_beams or 1
+        self.no_repeat_ngram_size = (
+            no_repeat_ngram_size if no_repeat_ngram_size is not None else own.get("no_repeat_ngram_size", 0)
+        )
         self.batch_size = batch_size
+        self._joiner = "" if self.language == "ja" else " "
         self.backend: Backend = load_backend(backend, self.loaded, quantize=quantize, compute_type=compute_type)
 
     def decoding(self) -> dict[str, Any]:
@@ -65,7 +83,9 @@ class Summarizer(ModelUser):
             "beams": self.beams,
             "max_new_tokens": self.max_new_tokens,
             "min_length": self.min_length,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
             "max_input_tokens": self.max_input_tokens,
+            "language": self.language,
             **engine_settings(self.backend),
         }
 
@@ -79,18 +99,20 @@ class Summarizer(ModelUser):
         return len(self.loaded.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def summarize(self, sentences: Sequence[str]) -> Summary:
-        """Summarize a document given as its English sentences, in order."""
+        """Summarize a document given as its sentences, in order."""
         return self.summarize_many([sentences])[0]
 
     def summarize_many(self, documents: Sequence[Sequence[str]]) -> list[Summary]:
         """Summarize several documents; their chunks share batches, round by round."""
         pieces = [[s.strip() for s in sentences if s.strip()] for sentences in documents]
         results: list[Summary | None] = [None] * len(documents)
-        input_tokens = [self.count_tokens(" ".join(p)) if p else 0 for p in pieces]
+        input_tokens = [self.count_tokens(self._joiner.join(p)) if p else 0 for p in pieces]
         first_chunks = [0] * len(documents)
         for index, own in enumerate(pieces):
             if not own:
-                results[index] = Summary("", self.model_id, 0, self.max_input_tokens, chunks=0, rounds=0)
+                results[index] = Summary(
+                    "", self.model_id, 0, self.max_input_tokens, chunks=0, rounds=0, language=self.language
+                )
         for round_number in range(1, _MAX_ROUNDS + 1):
             pending = [i for i, r in enumerate(results) if r is None]
             if not pending:
@@ -103,10 +125,11 @@ class Summarizer(ModelUser):
                 first_chunks[i] = first_chunks[i] or len(own)
                 if len(own) == 1:
                     results[i] = Summary(
-                        own[0], self.model_id, input_tokens[i], self.max_input_tokens, first_chunks[i], round_number
-                    )
+                        own[0], self.model_id, input_tokens[i], self.max_input_tokens, first_chunks[i], round_number,
+                        language=self.language,
+                    )  # fmt: skip
                 else:
-                    pieces[i] = [s for s in own if s] or [" ".join(own)]
+                    pieces[i] = [s for s in own if s] or [self._joiner.join(own)]
         if any(r is None for r in results):  # unreachable while summaries are capped at a third of the limit
             raise Ja2enError(f"summary did not converge in {_MAX_ROUNDS} rounds; use a summarizer with a longer input")
         return [r for r in results if r is not None]
@@ -117,14 +140,14 @@ class Summarizer(ModelUser):
         chunks: list[str] = []
         current: list[str] = []
         for piece in (part for p in pieces for part in self._fit(p)):
-            candidate = " ".join([*current, piece])
+            candidate = self._joiner.join([*current, piece])
             if current and self.count_tokens(candidate) > limit:
-                chunks.append(" ".join(current))
+                chunks.append(self._joiner.join(current))
                 current = [piece]
             else:
                 current.append(piece)
         if current:
-            chunks.append(" ".join(current))
+            chunks.append(self._joiner.join(current))
         return chunks
 
     def _fit(self, piece: str) -> list[str]:
@@ -144,7 +167,11 @@ class Summarizer(ModelUser):
         """Summaries of `chunks`, in order, generated in length-sorted batches."""
         # No scores: nothing reads them, and they would cost a second pass over every chunk.
         decoding = Decoding(
-            beams=self.beams, max_new_tokens=self.max_new_tokens, min_length=self.min_length, score=False
+            beams=self.beams,
+            max_new_tokens=self.max_new_tokens,
+            min_length=self.min_length,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+            score=False,
         )
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]), reverse=True)
         results: list[str] = [""] * len(chunks)
