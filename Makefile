@@ -15,12 +15,17 @@ $(BIN)/.ja2en-installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The tests also cover --engine ray, so they need the ray extra; `make translate` does not.
+$(BIN)/.ja2en-ray-installed: $(BIN)/.ja2en-installed
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
+	touch $@
+
 setup: $(BIN)/.ja2en-installed
 
 translate: setup
 	$(BIN)/ja2en translate seeds/
 
-test: setup
+test: setup $(BIN)/.ja2en-ray-installed
 	$(BIN)/python -m pytest
 
 clean:

@@ -8,12 +8,14 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 """
 
 from .corpus import FilterCounts, PairFilter, PairRow, RunOutput
-from .errors import DecodeError, DeviceError, InputError, Ja2enError, ModelError, OutputError, PublishError
+from .errors import DecodeError, DeviceError, EngineError, InputError, Ja2enError, ModelError, OutputError, PublishError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
 from .evaluate import EvalReport, RougeScores, evaluate, rouge_scores
+from .distributed import translate_dataset, translate_on_ray
 from .export import ExportResult, export_corpus
 from .pipeline import Progress, RunResult, process_documents, translate_documents
 from .publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
+from .ray_tasks import Loaders, model_loaders
 from .readers import decode_bytes, normalize_text, read_documents
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
 from .references import Reference, ReferenceSet, read_references
@@ -47,6 +49,8 @@ __all__ = [
     "DEFAULT_TRANSLATION_MODEL",
     "DecodeError",
     "DeviceError",
+    "EngineError",
+    "Loaders",
     "Document",
     "InputError",
     "Ja2enError",
@@ -71,5 +75,8 @@ __all__ = [
     "sentence_spans",
     "split_paragraphs",
     "split_sentences",
+    "translate_dataset",
     "translate_documents",
+    "translate_on_ray",
+    "model_loaders",
 ]

@@ -38,7 +38,9 @@ class TranslationCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Several runs may share the cache: WAL lets readers go on while one writes.
-            self._db = sqlite3.connect(self.path, timeout=60)
+            # One thread at a time uses it, but not always the one that opened it: a Ray
+            # actor is built in one thread and called in another.
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS entries "

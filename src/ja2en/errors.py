@@ -85,3 +85,16 @@ class PublishError(Ja2enError):
     """A built dataset could not be pushed to the Hugging Face Hub (the local build is kept)."""
 
     exit_code = 5
+
+
+class EngineError(Ja2enError):
+    """The chosen engine cannot run here: its extra is not installed, or its cluster cannot be reached."""
+
+    exit_code = 3
+
+    @classmethod
+    def missing_extra(cls, engine: str, package: str, extra: str) -> EngineError:
+        return cls(
+            f"--engine {engine} needs {package}, which is not installed; "
+            f"install it with `pip install 'ja2en[{extra}]'`"
+        )

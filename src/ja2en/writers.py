@@ -1,4 +1,4 @@
-"""The file-level writing every output shares: JSON lines, atomic JSON, output folders.
+"""The file-level writing every output shares: JSON lines, atomic JSON, output folders, Parquet.
 
 What is written when, and how a run resumes, is journal.py's business.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,38 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot be written ({exc.strerror}); free space or choose another -o") from None
+
+
+def write_parquet(jsonl: Path, *, rows_per_group: int = 1000) -> Path:
+    """Write a JSONL output beside itself as Parquet (`documents.jsonl` → `documents.parquet`).
+
+    The schema is inferred from every record (two passes), so a field that is null in the
+    first thousand documents and set later still gets its real type. Atomic, like the JSONL.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def chunks() -> Iterator[list[dict[str, Any]]]:
+        chunk: list[dict[str, Any]] = []
+        with jsonl.open(encoding="utf-8", errors="surrogatepass") as handle:
+            for line in handle:
+                chunk.append(json.loads(line))
+                if len(chunk) == rows_per_group:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    schemas = [pa.Table.from_pylist(chunk).schema for chunk in chunks()]
+    target = jsonl.with_suffix(".parquet")
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+        with pq.ParquetWriter(temporary, schema) as writer:
+            for chunk in chunks():
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{target}: cannot be written ({exc.strerror}); free space or choose another -o") from None
+    return target

@@ -1,0 +1,220 @@
+"""What runs on the Ray workers: read + segment tasks, and the actor that translates batches.
+
+Each function takes and returns pyarrow tables with fixed schemas, so blocks from different
+tasks always agree. The actor runs the single-process pipeline's own translate-and-summarize
+step (pipeline._process_segmented) on each batch, so a document comes out of a Ray run
+exactly as it comes out of `translate_documents`. distributed.py drives all of this.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cache import TranslationCache
+from .errors import DocumentError, InputError
+from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .pipeline import _process_segmented
+from .readers import read_file
+from .records import Document, Sentence
+from .segment import segment_document
+from .summarize import Summarizer
+from .translate import Translator
+
+SUMMARY_MODES = ("en", "ja", "both")
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """Zero-argument callables that build the models inside each actor (they cannot be shipped).
+
+    For example `Loaders(functools.partial(Translator, "staka/fugumt-ja-en", device="cuda"))`.
+    `summary` is the run's summary mode as `translate_documents` takes it, for the manifest.
+    """
+
+    translator: Callable[[], Translator]
+    summarizer: Callable[[], Summarizer] | None = None
+    ja_summarizer: Callable[[], Summarizer] | None = None
+    summary: str = "en"
+
+    @property
+    def summarizes(self) -> bool:
+        return self.summarizer is not None or self.ja_summarizer is not None
+
+    def load(self) -> tuple[Translator, Summarizer | None, Summarizer | None]:
+        return (
+            self.translator(),
+            self.summarizer() if self.summarizer else None,
+            self.ja_summarizer() if self.ja_summarizer else None,
+        )
+
+
+def load_translator(model: str, *, cache: bool | Path | str = True, **settings: Any) -> Translator:
+    """A Translator with this worker's translation cache (each node keeps its own)."""
+    translation_cache = TranslationCache(None if cache is True else cache) if cache else None
+    return Translator(model, cache=translation_cache, **settings)
+
+
+def load_summarizer(model: str, **settings: Any) -> Summarizer:
+    return Summarizer(model, **settings)
+
+
+def model_loaders(
+    *,
+    model: str = DEFAULT_TRANSLATION_MODEL,
+    summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
+    summary: str = "en",
+    ja_summarizer_model: str | None = None,
+    cache: bool | Path | str = True,
+    backend: str = "auto",
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    **translator_settings: Any,
+) -> Loaders:
+    """What each actor loads, from the model names and settings `translate_documents` takes."""
+    if summary not in SUMMARY_MODES:
+        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
+    shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+    translator = functools.partial(load_translator, model, cache=cache, **shared, **translator_settings)
+    summarizer = None
+    if summary != "ja" and summarizer_model:
+        summarizer = functools.partial(load_summarizer, summarizer_model, **shared)
+    ja_summarizer = None
+    if summary != "en":
+        if ja_summarizer_model is None:
+            from .presets import DEFAULT_JA_SUMMARIZER
+
+            ja_summarizer_model = DEFAULT_JA_SUMMARIZER
+        ja_summarizer = functools.partial(load_summarizer, ja_summarizer_model, language="ja", **shared)
+    return Loaders(translator, summarizer, ja_summarizer, summary=summary)
+
+
+def describe_models(loaders: Loaders) -> dict[str, Any]:
+    """Fingerprints and manifest settings of the models, as an actor with these resources loads them."""
+    translator, summarizer, ja_summarizer = loaders.load()
+    fingerprint = {
+        "translation": translator.fingerprint(),
+        "summarization": summarizer.fingerprint() if summarizer else None,
+        **({"ja_summarization": ja_summarizer.fingerprint()} if ja_summarizer else {}),
+    }
+    settings = {
+        "translation": translator.settings(),
+        "summarization": summarizer.settings() if summarizer else None,
+        "ja_summarization": ja_summarizer.settings() if ja_summarizer else None,
+    }
+    return {"fingerprint": fingerprint, "settings": settings}
+
+
+def _schema(*fields: tuple[str, str]) -> Any:
+    import pyarrow as pa
+
+    types = {"int": pa.int64(), "str": pa.string(), "bytes": pa.binary()}
+    return pa.schema([(name, types[kind]) for name, kind in fields])
+
+
+# A read document, or an input that could not be read (error set, the rest empty).
+# (file, item) is its place in the input order; sentences are [paragraph, sentence, start, end].
+READ_FIELDS = (
+    ("file", "int"), ("item", "int"), ("id", "str"), ("source", "str"), ("sha256", "str"), ("encoding", "str"),
+    ("text", "str"), ("sentences", "str"), ("num_sentences", "int"), ("error_type", "str"), ("error", "str"),
+)  # fmt: skip
+# One per document: the pickled TranslatedDocument, or its DocumentError's message.
+RESULT_FIELDS = (
+    ("id", "str"), ("sha256", "str"), ("document", "bytes"), ("error_type", "str"), ("error", "str"),
+    ("cache_hits", "int"),
+)  # fmt: skip
+
+
+def _table(rows: list[dict[str, Any]], fields: tuple[tuple[str, str], ...]) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=_schema(*fields))
+
+
+def _document_row(document: Document, file: int, item: int) -> dict[str, Any]:
+    sentences = segment_document(document)
+    return {
+        "file": file, "item": item, "id": document.id, "source": document.source, "sha256": document.sha256,
+        "encoding": document.encoding, "text": document.text, "num_sentences": len(sentences),
+        "sentences": json.dumps([[s.paragraph, s.sentence, s.start, s.end] for s in sentences]),
+        "error_type": "", "error": "",
+    }  # fmt: skip
+
+
+def _error_row(error: Exception, file: int, item: int) -> dict[str, Any]:
+    empty = dict.fromkeys(("id", "source", "sha256", "encoding", "text", "sentences"), "")
+    return {
+        **empty,
+        "file": file,
+        "item": item,
+        "num_sentences": 0,
+        "error_type": type(error).__name__,
+        "error": str(error),
+    }
+
+
+def read_files(batch: Any, *, encoding: str | None) -> Any:
+    """Ray task: files (file, path, root) → one row per document or unreadable input, segmented."""
+    rows = []
+    for file, path, root in zip(*(batch[name].to_pylist() for name in ("file", "path", "root")), strict=True):
+        for item, found in enumerate(read_file(Path(path), Path(root), encoding=encoding)):
+            rows.append(
+                _error_row(found, file, item) if isinstance(found, InputError) else _document_row(found, file, item)
+            )
+    return _table(rows, READ_FIELDS)
+
+
+def segment_documents(batch: Any) -> Any:
+    """Ray task: rows with Document fields → the same rows as read_files gives, segmented."""
+    fields = ("id", "source", "sha256", "encoding", "text")
+    rows = [
+        dict(zip(fields, values, strict=True)) for values in zip(*(batch[f].to_pylist() for f in fields), strict=True)
+    ]
+    return _table([_document_row(Document(**row), 0, 0) for row in rows], READ_FIELDS)
+
+
+def keep_ids(batch: Any, *, ids: list[str]) -> Any:
+    """Ray task: the readable documents whose id is in `ids`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pc.is_in(batch["id"], value_set=pa.array(ids, type=pa.string()))
+    return batch.filter(pc.and_(wanted, pc.equal(batch["error"], "")))
+
+
+class TranslateBatch:
+    """Ray Data actor: loads the models once, then translates and summarizes batches of documents."""
+
+    def __init__(self, loaders: Loaders) -> None:
+        self.translator, self.summarizer, self.ja_summarizer = loaders.load()
+
+    def __call__(self, batch: Any) -> Any:
+        segmented = []
+        for row in batch.to_pylist():
+            document = Document(row["id"], row["source"], row["sha256"], row["encoding"], row["text"])
+            spans = json.loads(row["sentences"])
+            sentences = [Sentence(p, s, start, end, document.text[start:end]) for p, s, start, end in spans]
+            segmented.append((document, sentences))
+        cache = self.translator.cache
+        hits = cache.hits if cache else 0
+        extra = {"ja_summarizer": self.ja_summarizer} if self.ja_summarizer else {}
+        results = _process_segmented(
+            segmented, self.translator, self.summarizer, on_sentences=None, on_stage=None, **extra
+        )
+        rows = []
+        for (document, _), result in zip(segmented, results, strict=True):
+            failed = isinstance(result, DocumentError)
+            rows.append({
+                "id": document.id, "sha256": document.sha256, "document": b"" if failed else pickle.dumps(result),
+                "error_type": type(result).__name__ if failed else "", "error": str(result) if failed else "",
+                "cache_hits": 0,
+            })  # fmt: skip
+        if rows and cache:
+            rows[0]["cache_hits"] = cache.hits - hits
+        return _table(rows, RESULT_FIELDS)

@@ -1,0 +1,256 @@
+"""The Ray engine writes what a single-process run writes, survives killed workers, resumes,
+and without Ray says how to install it. One local Ray instance (2 CPUs) serves the module."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import functools
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ja2en import EngineError, ModelError, Summarizer, Translator, read_documents, translate_documents
+from ja2en.cli import app
+from ja2en.distributed import translate_dataset, translate_on_ray
+from ja2en.ray_tasks import Loaders
+
+# float32 torch, like the session `translator` and `summarizer` fixtures the outputs are compared with
+TRANSLATOR = {"beams": 1, "batch_size": 4, "device": "cpu", "backend": "torch", "quantize": False}
+SUMMARIZER = {"device": "cpu", "backend": "torch", "quantize": False}
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def ray():
+    ray = pytest.importorskip("ray")
+    # Functions of this module (the dying translator) go to the workers by value: the
+    # workers cannot import a test module.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # Ray runs its workers at nice 15; on a busy shared machine that starves them for minutes.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _system_config={"worker_niceness": 0})
+    yield ray
+    ray.shutdown()
+
+
+def make_inputs(folder: Path, corpus: list[tuple[str, str]], count: int) -> Path:
+    """`count` documents of two paragraphs, each sentence used by one document only."""
+    (folder / "news").mkdir(parents=True)
+    sentences = [ja for ja, _ in corpus]
+    for i in range(count):
+        first, second, third = (sentences[(3 * i + k) % len(sentences)] for k in range(3))
+        (folder / "news" / f"{i:02d}.txt").write_text(f"{first}{second}\n\n{third}\n", encoding="utf-8")
+    return folder
+
+
+def dying_translator(marker: str | None, *, poison: str | None = None, kill_on_call: int = 2, **settings) -> Translator:
+    """A Translator whose process SIGKILLs itself: once (the first time it reaches its
+    `kill_on_call`th batch, leaving `marker` behind), and on any batch holding `poison`."""
+    translator = Translator(**settings)
+    translate_detailed = translator.translate_detailed
+    calls = 0
+
+    def dying(sentences, **kwargs):
+        nonlocal calls
+        calls += 1
+        if poison is not None and poison in sentences:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if marker is not None and calls >= kill_on_call and not Path(marker).exists():
+            Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return translate_detailed(sentences, **kwargs)
+
+    translator.translate_detailed = dying
+    return translator
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in ("documents.jsonl", "sentences.jsonl", "errors.jsonl")}
+
+
+def test_ray_writes_exactly_what_a_single_process_run_writes(
+    ray, tmp_path: Path, corpus, translator, summarizer, tiny_marian: Path, tiny_bart: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 6)
+    (inputs / "news" / "03.txt").write_bytes((inputs / "news" / "03.txt").read_text(encoding="utf-8").encode("cp932"))
+    (inputs / "logo.png").write_bytes(b"\x89PNG")  # reported in errors.jsonl by both
+    (inputs / "press.jsonl").write_text(
+        json.dumps({"id": "press-1", "text": corpus[20][0]}, ensure_ascii=False) + "\n"
+        + json.dumps({"id": "news/01", "text": corpus[21][0]}, ensure_ascii=False) + "\n",  # a duplicate id
+        encoding="utf-8",
+    )  # fmt: skip
+    single = translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summarizer=summarizer)
+
+    loaders = Loaders(
+        functools.partial(Translator, str(tiny_marian), **TRANSLATOR),
+        functools.partial(Summarizer, str(tiny_bart), **SUMMARIZER),
+    )
+    # Two actors, one document per batch: batching as unlike the single-process run as it gets.
+    result = translate_on_ray(
+        inputs, output_dir=tmp_path / "ray", loaders=loaders, actors=2, docs_per_batch=1, parquet=True
+    )
+
+    assert files(tmp_path / "ray") == files(tmp_path / "single")
+    assert [d["id"] for d in read_jsonl(result.files["documents"])][:2] == ["news/00", "news/01"]
+    assert (result.documents, result.sentences, result.errors) == (single.documents, single.sentences, single.errors)
+    assert len(result.errors) == 2  # the PNG and the duplicate id
+    for key in ("fingerprint", "counts", "errors", "models", "settings"):
+        assert result.manifest[key] == single.manifest[key], key
+    assert result.manifest["engine"]["actors"] == 2
+    assert result.manifest["this_run"]["documents_translated"] == 7
+
+    import pyarrow.parquet as pq
+
+    parquet = pq.read_table(result.files["documents_parquet"]).to_pylist()
+    assert parquet == read_jsonl(result.files["documents"])
+    assert pq.read_table(result.files["sentences_parquet"]).to_pylist() == read_jsonl(result.files["sentences"])
+
+
+def test_a_killed_actor_is_restarted_and_every_document_written_once(
+    ray, tmp_path: Path, corpus, expected, tiny_marian: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 8)
+    marker = tmp_path / "killed"
+    loaders = Loaders(functools.partial(dying_translator, str(marker), model=str(tiny_marian), **TRANSLATOR))
+
+    # Four batches of two documents: the actor dies in the second, after the first was written.
+    result = translate_on_ray(inputs, output_dir=tmp_path / "out", loaders=loaders, docs_per_batch=2)
+
+    assert marker.exists()  # a worker really was killed
+    documents = read_jsonl(result.files["documents"])
+    assert [d["id"] for d in documents] == [f"news/{i:02d}" for i in range(8)]
+    assert all(p["en"] == expected[p["ja"]] for d in documents for p in d["pairs"])
+    assert result.errors == ()
+    assert result.manifest["engine"]["task_retries"] == 2
+
+
+def test_a_document_that_kills_every_worker_is_reported_and_a_rerun_resumes(
+    ray, tmp_path: Path, corpus, translator, tiny_marian: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 5)
+    poison = corpus[3 * 2][0]  # the first sentence of news/02
+    dying = Loaders(functools.partial(dying_translator, None, poison=poison, model=str(tiny_marian), **TRANSLATOR))
+
+    # No retries, to keep the test short: a death in the first pass, then one alone. Two
+    # actors, so that the others' batches need not wait for the dead one to restart.
+    first = translate_on_ray(
+        inputs, output_dir=tmp_path / "out", loaders=dying, actors=2, docs_per_batch=1, task_retries=0
+    )
+
+    assert first.errors == (
+        f"{(inputs / 'news' / '02.txt').as_posix()}: translation failed (RuntimeError: the Ray worker died or "
+        "failed in each of 2 tries); the other documents were written, re-run the same command to retry this one",
+    )
+    assert [d["id"] for d in read_jsonl(first.files["documents"])] == ["news/00", "news/01", "news/03", "news/04"]
+    assert read_jsonl(first.files["errors"]) == [{"error": "DocumentError", "message": first.errors[0]}]
+
+    healthy = Loaders(functools.partial(Translator, str(tiny_marian), **TRANSLATOR))
+    second = translate_on_ray(inputs, output_dir=tmp_path / "out", loaders=healthy)
+
+    assert (second.manifest["this_run"]["documents_resumed"], second.manifest["this_run"]["documents_translated"]) == (
+        4,
+        1,
+    )
+    translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summarizer_model=None)
+    assert files(tmp_path / "out") == files(tmp_path / "single")
+
+
+def test_model_names_load_in_each_actor_with_the_translation_cache_a_local_run_filled(
+    ray, tmp_path: Path, corpus, expected, tiny_marian
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 3)
+    settings = {"model": str(tiny_marian), "summarizer_model": None, "beams": 1, "backend": "torch", "device": "cpu"}
+    cache = tmp_path / "cache.sqlite3"
+
+    local = translate_documents(inputs, output_dir=tmp_path / "local", cache=cache, **settings)
+    on_ray = translate_on_ray(inputs, output_dir=tmp_path / "ray", cache=cache, **settings)
+
+    # Same fingerprint, so the same cache entries: the actors translated nothing themselves.
+    assert on_ray.manifest["this_run"]["sentences_from_cache"] == on_ray.sentences == 9
+    assert on_ray.manifest["fingerprint"] == local.manifest["fingerprint"]
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    documents = read_jsonl(on_ray.files["documents"])
+    assert all(p["en"] == expected[p["ja"]] for d in documents for p in d["pairs"])
+
+
+def test_a_ray_dataset_of_documents_is_translated_like_the_files_it_came_from(
+    ray, tmp_path: Path, corpus, translator, tiny_marian: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 4)
+    rows = [dataclasses.asdict(d) for d in read_documents([inputs])]
+    healthy = Loaders(functools.partial(Translator, str(tiny_marian), **TRANSLATOR))
+
+    result = translate_dataset(ray.data.from_items(rows), loaders=healthy, output_dir=tmp_path / "ray")
+
+    translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summarizer_model=None)
+    assert files(tmp_path / "ray") == files(tmp_path / "single")
+    assert result.manifest["inputs"] == ["ray.data.Dataset"]
+
+
+def test_a_model_that_cannot_load_fails_as_in_a_single_process_run(ray, tmp_path: Path, corpus) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 1)
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(ModelError) as single:
+        translate_documents(inputs, output_dir=tmp_path / "single", model=missing, summarizer_model=None)
+    with pytest.raises(ModelError) as on_ray:
+        translate_on_ray(inputs, output_dir=tmp_path / "ray", model=missing, summarizer_model=None)
+    assert str(on_ray.value) == str(single.value)
+
+
+def test_the_cli_runs_the_same_job_on_ray(ray, tmp_path: Path, corpus, tiny_marian: Path) -> None:
+    import pyarrow.parquet as pq
+
+    inputs = make_inputs(tmp_path / "in", corpus, 3)
+    common = ["translate", str(inputs), "-m", str(tiny_marian), "--no-summary", "--beams", "1", "--no-cache"]
+    common += ["--backend", "torch", "--device", "cpu", "--parquet"]
+
+    local = runner.invoke(app, [*common, "-o", str(tmp_path / "local")])
+    on_ray = runner.invoke(app, [*common, "-o", str(tmp_path / "ray"), "--engine", "ray", "--actors", "2"])
+
+    assert (local.exit_code, on_ray.exit_code) == (0, 0), on_ray.output
+    assert on_ray.stdout.startswith("Translated 3 documents, 9 sentences in ")
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    for folder in ("local", "ray"):
+        assert pq.read_table(tmp_path / folder / "sentences.parquet").num_rows == 9
+
+
+def test_the_engine_options_need_engine_ray(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["translate", str(tmp_path), "--actors", "4"])
+    assert result.exit_code == 2
+    assert result.stderr == "error: --ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray\n"
+
+
+@pytest.fixture
+def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def without_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_ray)
+
+
+MISSING_RAY = "--engine ray needs Ray, which is not installed; install it with `pip install 'ja2en[ray]'`"
+
+
+def test_without_ray_the_engine_says_how_to_install_it(no_ray, tmp_path: Path) -> None:
+    with pytest.raises(EngineError) as caught:
+        translate_on_ray(tmp_path, output_dir=tmp_path / "out")
+    assert str(caught.value) == MISSING_RAY
+    assert caught.value.exit_code == 3
+
+
+def test_without_ray_the_cli_prints_one_line_with_the_install_command(no_ray, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["translate", str(tmp_path), "--engine", "ray"])
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "", f"error: {MISSING_RAY}\n")
