@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .errors import Ja2enError
+from .errors import InputError, Ja2enError
 from .backends import BACKENDS
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus import FilterCounts, PairFilter
@@ -181,23 +181,57 @@ def translate_cli(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local: this process; ray: a Ray cluster (needs the ray extra).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="--engine ray: the cluster (ray://HEAD:10001, HEAD:6379, auto); default $RAY_ADDRESS, else local.",
+        ),
+    ] = None,
+    actors: Annotated[int, typer.Option("--actors", min=1, help="--engine ray: model replicas (Ray actors).")] = 1,
+    gpus_per_actor: Annotated[
+        float, typer.Option("--gpus-per-actor", min=0, help="--engine ray: GPUs per actor (0.5: two share a GPU).")
+    ] = 0.0,
+    cpus_per_actor: Annotated[
+        float, typer.Option("--cpus-per-actor", min=0, help="--engine ray: CPUs per actor (its model threads).")
+    ] = 1.0,
+    parquet: Annotated[
+        bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")
+    ] = False,
 ) -> None:
     """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
 
     Re-running the same command resumes: documents already finished in the output folder are skipped.
     """
+    if engine not in ("local", "ray"):
+        raise InputError(f"unknown engine '{engine}'; use local or ray")
+    if engine == "local" and (ray_address or actors != 1 or gpus_per_actor or cpus_per_actor != 1):
+        raise InputError("--ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray")
     used = [model]
     if not no_summary:
         used += [summarizer] * (summary in ("en", "both")) + [ja_summarizer] * (summary in ("ja", "both"))
     for name in used:
         if warning := license_warning(name):
             typer.echo(f"warning: {warning}", err=True)
+    run: Callable[..., Any] = translate_documents
+    on_ray: dict[str, Any] = {}
+    if engine == "ray":
+        from .distributed import translate_on_ray
+
+        run = translate_on_ray
+        on_ray = {
+            "address": ray_address, "actors": actors, "gpus_per_actor": gpus_per_actor,
+            "cpus_per_actor": cpus_per_actor, "parquet": parquet,
+        }  # fmt: skip
     show_bar = sys.stderr.isatty()
     bar = _ProgressBar() if show_bar else None
     try:
         if bar:
             bar.__enter__()
-        result = translate_documents(
+        result = run(
             inputs,
             output_dir=output,
             model=model,
@@ -216,10 +250,16 @@ def translate_cli(
             force=force,
             trust_remote_code=trust_remote_code,
             progress=bar,
+            **on_ray,
         )
     finally:
         if bar:
             bar.__exit__()
+    if parquet and engine == "local":
+        from .writers import write_parquet
+
+        for name in ("documents", "sentences"):
+            write_parquet(result.files[name])
     for message in result.errors:
         typer.echo(f"error: {message}", err=True)
     failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
