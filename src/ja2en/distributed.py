@@ -31,12 +31,13 @@ from . import errors as errors_module
 from .errors import DocumentError, InputError, Ja2enError
 from .journal import Journal
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .presets import DEFAULT_JA_SUMMARIZER
 from .pipeline import Progress, ProgressCallback, RunResult, _now, _versions
 from .ray_session import actor_retry_options, connected, get, import_ray, quiet, task_retry_options
 from .ray_tasks import (
     Loaders,
     TranslateBatch,
-    describe_models,
+    describe_loaders,
     keep_ids,
     model_loaders,
     read_files,
@@ -61,7 +62,7 @@ def translate_on_ray(
     model: str = DEFAULT_TRANSLATION_MODEL,
     summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
     summary: str = "en",
-    ja_summarizer_model: str | None = None,
+    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
     beams: int = 4,
     batch_size: int = 64,
     batch_tokens: int = 4096,
@@ -112,21 +113,19 @@ def translate_on_ray(
         raise _nothing_to_translate([{"error": u["error_type"], "message": u["error"]} for u in unlisted], paths)
     prepare_output_dir(output_dir)
     with connected(ray, address):
-        rows = None
-        if files:
-            import pyarrow as pa
+        import pyarrow as pa
 
-            table = pa.table({
-                "file": [i for i, _ in files],
-                "path": [str(path) for _, (path, _) in files],
-                "root": [str(root) for _, (_, root) in files],
-            })  # fmt: skip
-            source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
-            with quiet(source.context):
-                rows = source.map_batches(
-                    read_files, batch_format="pyarrow", fn_kwargs={"encoding": encoding},
-                    **task_retry_options(task_retries),
-                ).materialize()  # fmt: skip
+        table = pa.table({
+            "file": [i for i, _ in files],
+            "path": [str(path) for _, (path, _) in files],
+            "root": [str(root) for _, (_, root) in files],
+        })  # fmt: skip
+        source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
+        with quiet(source.context):
+            rows = source.map_batches(
+                read_files, batch_format="pyarrow", fn_kwargs={"encoding": encoding},
+                **task_retry_options(task_retries),
+            ).materialize()  # fmt: skip
         return _run(
             ray, rows, loaders, engine, inputs=[str(p) for p in paths], input_files=len(files), unlisted=unlisted,
             encoding=encoding, output_dir=output_dir, parquet=parquet, force=force, fail_fast=fail_fast,
@@ -203,7 +202,7 @@ class _Engine:
 
 def _run(
     ray: Any,
-    rows: ray.data.Dataset | None,
+    rows: ray.data.Dataset,
     loaders: Loaders,
     engine: _Engine,
     *,
@@ -222,9 +221,9 @@ def _run(
     """From read-and-segmented rows to a finished output folder; the driver's side of a run."""
     timings: dict[str, float] = {}
     # What was read, in input order (file, then place in the file); the texts stay in Ray.
-    meta = sorted([*(_meta_rows(rows) if rows is not None else []), *unlisted], key=lambda m: (m["file"], m["item"]))
+    meta = sorted([*_meta_rows(rows), *unlisted], key=lambda m: (m["file"], m["item"]))
     documents, errors = _documents_and_errors(meta, fail_fast)
-    if not documents or rows is None:
+    if not documents:
         raise _nothing_to_translate(errors, inputs)
     total_sentences = sum(d["num_sentences"] for d in documents)
     timings["read_s"] = time.perf_counter() - started
@@ -235,7 +234,7 @@ def _run(
     # task with an actor's resources loads the models once to describe them. (Ray ends a
     # GPU task's worker process after it, freeing the GPU; a CPU one stays, torch imported.)
     loading = time.perf_counter()
-    describe = ray.remote(describe_models).options(
+    describe = ray.remote(describe_loaders).options(
         num_gpus=engine.gpus_per_actor, num_cpus=engine.cpus_per_actor, **task_retry_options(engine.task_retries)
     )
     described = get(ray, describe.remote(loaders))

@@ -154,12 +154,17 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else str(exc).splitlines()[0]
         raise ModelError.not_available(name, role, reason, models_dir(), preset) from None
-    except Exception as exc:  # httpx connection errors are not OSError subclasses
-        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+    except Exception as exc:
+        if is_network_error(exc):
             raise ModelError.not_available(name, role, "cannot reach the Hugging Face Hub", models_dir(), preset) from None
         raise
     _check_model_folder(name, path, role)
     return ResolvedModel(name, path, _revision_of(path))
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Whether `exc` comes from an HTTP library (httpx connection errors are not OSErrors)."""
+    return type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3"))
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

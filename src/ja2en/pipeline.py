@@ -244,6 +244,30 @@ def _process_segmented(
         yield from flush()
 
 
+def check_summary_mode(summary: str) -> None:
+    """InputError unless `summary` is one of SUMMARY_MODES."""
+    if summary not in SUMMARY_MODES:
+        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
+
+
+def describe_models(
+    translator: Translator, summarizer: Summarizer | None, ja_summarizer: Summarizer | None
+) -> dict[str, Any]:
+    """The models' part of a run's fingerprint (what decides outputs) and of its manifest."""
+    return {
+        "fingerprint": {
+            "translation": translator.fingerprint(),
+            "summarization": summarizer.fingerprint() if summarizer else None,
+            **({"ja_summarization": ja_summarizer.fingerprint()} if ja_summarizer else {}),
+        },
+        "settings": {
+            "translation": translator.settings(),
+            "summarization": summarizer.settings() if summarizer else None,
+            "ja_summarization": ja_summarizer.settings() if ja_summarizer else None,
+        },
+    }
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("ja2en", "torch", "transformers", "tokenizers", "sentencepiece", "huggingface_hub"):
@@ -324,8 +348,7 @@ def translate_documents(
     timings: dict[str, float] = {}
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    if summary not in SUMMARY_MODES:
-        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
+    check_summary_mode(summary)
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
@@ -364,13 +387,8 @@ def translate_documents(
         ja_summarizer = Summarizer(ja_summarizer_model, language="ja", **shared)
     timings["load_s"] = time.perf_counter() - loading
 
-    fingerprint = {
-        "ja2en": _versions()["ja2en"],
-        "encoding": encoding,
-        "translation": translator.fingerprint(),
-        "summarization": summarizer.fingerprint() if summarizer else None,
-        **({"ja_summarization": ja_summarizer.fingerprint()} if ja_summarizer else {}),
-    }
+    described = describe_models(translator, summarizer, ja_summarizer)
+    fingerprint = {"ja2en": _versions()["ja2en"], "encoding": encoding, **described["fingerprint"]}
     journal = Journal(output_dir, fingerprint, force=force)
     todo = [(d, s) for d, s in segmented if (d.id, d.sha256) not in journal.done]
     resumed = len(segmented) - len(todo)
@@ -378,11 +396,7 @@ def translate_documents(
         "ja2en_version": fingerprint["ja2en"],
         "inputs": [str(p) for p in inputs],
         "settings": {"encoding": encoding, "summary": summary if summarizer or ja_summarizer else None},
-        "models": {
-            "translation": translator.settings(),
-            "summarization": summarizer.settings() if summarizer else None,
-            "ja_summarization": ja_summarizer.settings() if ja_summarizer else None,
-        },
+        "models": described["settings"],
         "versions": _versions(),
     }
     journal.start(manifest)

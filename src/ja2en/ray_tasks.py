@@ -19,15 +19,14 @@ from typing import Any
 from .cache import TranslationCache
 from .errors import DocumentError, InputError
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .pipeline import _process_segmented
+from .pipeline import _process_segmented, check_summary_mode
+from .pipeline import describe_models
+from .presets import DEFAULT_JA_SUMMARIZER
 from .readers import read_file
 from .records import Document, Sentence
 from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
-
-SUMMARY_MODES = ("en", "ja", "both")
-
 
 @dataclass(frozen=True)
 class Loaders:
@@ -69,7 +68,7 @@ def model_loaders(
     model: str = DEFAULT_TRANSLATION_MODEL,
     summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
     summary: str = "en",
-    ja_summarizer_model: str | None = None,
+    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
     cache: bool | Path | str = True,
     backend: str = "auto",
     device: str = "auto",
@@ -78,8 +77,7 @@ def model_loaders(
     **translator_settings: Any,
 ) -> Loaders:
     """What each actor loads, from the model names and settings `translate_documents` takes."""
-    if summary not in SUMMARY_MODES:
-        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
+    check_summary_mode(summary)
     shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
     translator = functools.partial(load_translator, model, cache=cache, **shared, **translator_settings)
     summarizer = None
@@ -87,28 +85,13 @@ def model_loaders(
         summarizer = functools.partial(load_summarizer, summarizer_model, **shared)
     ja_summarizer = None
     if summary != "en":
-        if ja_summarizer_model is None:
-            from .presets import DEFAULT_JA_SUMMARIZER
-
-            ja_summarizer_model = DEFAULT_JA_SUMMARIZER
         ja_summarizer = functools.partial(load_summarizer, ja_summarizer_model, language="ja", **shared)
     return Loaders(translator, summarizer, ja_summarizer, summary=summary)
 
 
-def describe_models(loaders: Loaders) -> dict[str, Any]:
+def describe_loaders(loaders: Loaders) -> dict[str, Any]:
     """Fingerprints and manifest settings of the models, as an actor with these resources loads them."""
-    translator, summarizer, ja_summarizer = loaders.load()
-    fingerprint = {
-        "translation": translator.fingerprint(),
-        "summarization": summarizer.fingerprint() if summarizer else None,
-        **({"ja_summarization": ja_summarizer.fingerprint()} if ja_summarizer else {}),
-    }
-    settings = {
-        "translation": translator.settings(),
-        "summarization": summarizer.settings() if summarizer else None,
-        "ja_summarization": ja_summarizer.settings() if ja_summarizer else None,
-    }
-    return {"fingerprint": fingerprint, "settings": settings}
+    return describe_models(*loaders.load())
 
 
 def _schema(*fields: tuple[str, str]) -> Any:

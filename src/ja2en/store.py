@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from .errors import ModelError
-from .models import SOURCE_FILE, load_seq2seq, models_dir, weight_patterns
+from .models import SOURCE_FILE, is_network_error, load_seq2seq, models_dir, weight_patterns
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
 
@@ -78,8 +78,8 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
         raise ModelError(f"model '{name}' has no revision '{revision}'; check --revision") from None
     except (HfHubHTTPError, OSError) as exc:
         raise ModelError(_download_failed(name, exc)) from None
-    except Exception as exc:  # httpx connection errors are not OSError subclasses
-        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+    except Exception as exc:
+        if is_network_error(exc):
             raise ModelError(_download_failed(name, exc)) from None
         raise
     finally:
