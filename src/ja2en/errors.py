@@ -15,6 +15,13 @@ class Ja2enError(Exception):
     exit_code = 1
 
 
+class Ja2enWarning(UserWarning):
+    """Something the user should know that did not stop the work (issued with `warnings.warn`).
+
+    The library never prints: the CLI shows these as one `warning: ...` line each.
+    """
+
+
 class InputError(Ja2enError):
     """An input path or document cannot be used."""
 

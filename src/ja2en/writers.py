@@ -1,4 +1,5 @@
-"""The file-level writing every output shares: JSON lines, atomic JSON, output folders, Parquet.
+"""The file-level writing every output shares: JSON lines, atomic JSON, output folders and
+their locks, Parquet.
 
 What is written when, and how a run resumes, is journal.py's business.
 """
@@ -9,6 +10,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from .errors import OutputError
@@ -16,6 +18,7 @@ from .errors import OutputError
 DOCUMENTS_FILE = "documents.jsonl"
 SENTENCES_FILE = "sentences.jsonl"
 MANIFEST_FILE = "manifest.json"
+LOCK_FILE = ".ja2en.lock"  # hidden, so an output folder inside an input folder never reads it
 
 
 def dump_line(record: dict[str, Any]) -> str:
@@ -84,3 +87,71 @@ def write_parquet(jsonl: Path, *, rows_per_group: int = 1000) -> Path:
         temporary.unlink(missing_ok=True)
         raise OutputError(f"{target}: cannot be written ({exc.strerror}); free space or choose another -o") from None
     return target
+
+
+class OutputLock:
+    """An OS file lock on an output folder: exclusive while a run writes it, shared while
+    publish or export read it.
+
+    The kernel drops the lock with the process, so a run killed with kill -9 never leaves
+    a folder locked; the writer's pid in the lock file only serves the message.
+    """
+
+    def __init__(self, folder: Path | str, *, shared: bool = False) -> None:
+        self.folder = Path(folder)
+        self.shared = shared
+        self._fd: int | None = None
+
+    def acquire(self) -> OutputLock:
+        """Take the lock now or raise OutputError naming who holds it; never waits."""
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no locking
+            return self
+        path = self.folder / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if not self.shared or not path.exists():
+                # A folder nobody can create a lock file in is one no ja2en run is writing.
+                return self
+            fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise OutputError(self._busy(holder)) from None
+        if not self.shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+        return self
+
+    def _busy(self, holder: str) -> str:
+        if not holder.isdigit():
+            return (
+                f"{self.folder} is in use by another ja2en command (publish or export reading it); "
+                "wait for it to finish, or use another -o"
+            )
+        if self.shared:
+            return f"{self.folder} is being written by another ja2en run (pid {holder}); wait for it to finish, then try again"
+        return f"{self.folder} is being written by another ja2en run (pid {holder}); wait for it or use another -o"
+
+    def release(self) -> None:
+        """Let go of the lock (closing the file descriptor releases it)."""
+        if self._fd is None:
+            return
+        if not self.shared:
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.release()
