@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import sqlite3
+import warnings
 from pathlib import Path
 
 import pytest
 
-from ja2en import OutputError, Translator, translate_documents
+from ja2en import Translator, translate_documents
 from ja2en.cache import TranslationCache
+from ja2en.errors import Ja2enWarning
+from ja2en.records import Translation
 
 
 @pytest.fixture
@@ -55,9 +59,162 @@ def test_runs_use_the_cache_unless_told_not_to(tmp_path: Path, tiny_marian: Path
     assert not (tmp_path / "unused").exists()
 
 
-def test_unusable_cache_location_says_what_to_do(tmp_path: Path) -> None:
+def _filled_cache(path: Path) -> None:
+    """A real cache, closed cleanly, with enough entries to span many pages."""
+    cache = TranslationCache(path)
+    cache.put_many("filler", {f"文{i}。": Translation(f"Sentence {i}.", -0.1, ()) for i in range(3000)})
+    cache.close()
+
+
+def _corrupt_pages(path: Path) -> None:
+    """Overwrite every page but the first (the header and the schema) and the last, as a
+    failing disk or a torn copy would, so the file opens but queries find it malformed."""
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    assert len(data) >= 8 * page
+    data[page:-page] = b"\xff" * (len(data) - 2 * page)
+    path.write_bytes(bytes(data))
+    with pytest.raises(sqlite3.DatabaseError, match="^database disk image is malformed$"):
+        sqlite3.connect(path).execute("SELECT en FROM entries WHERE key = ?", (b"x" * 20,)).fetchall()
+
+
+def _broken_copies(path: Path) -> list[Path]:
+    copies = path.parent.glob(f"{path.name}.broken-*")
+    return sorted(copy for copy in copies if not copy.name.endswith(("-wal", "-shm")))
+
+
+def _messages(record: list[warnings.WarningMessage]) -> list[str]:
+    assert all(issubclass(w.category, Ja2enWarning) for w in record)
+    return [str(w.message) for w in record]
+
+
+def test_a_cache_with_corrupt_pages_is_moved_aside_and_translations_are_the_same(
+    tmp_path: Path, tiny_marian: Path, translator: Translator, expected, monkeypatch
+) -> None:
+    path = tmp_path / "translations.sqlite3"
+    _filled_cache(path)
+    _corrupt_pages(path)
+    sources = list(expected)[:12]
+    cache = TranslationCache(path)  # opens: the schema page is intact
+    cached = Translator(str(tiny_marian), beams=1, batch_size=4, device="cpu", backend="torch", quantize=False, cache=cache)
+    with pytest.warns(Ja2enWarning) as record:
+        details = cached.translate_detailed(sources)
+    [aside] = _broken_copies(path)
+    assert _messages(record) == [
+        f"{path}: the translation cache is broken (database disk image is malformed); "
+        f"moved it aside to {aside} and started a new one"
+    ]
+    assert [d.en for d in details] == [expected[s] for s in sources]
+    uncached = translator.translate_detailed(sources)  # the same settings, no cache
+    assert [(d.en, d.flags) for d in details] == [(d.en, d.flags) for d in uncached]
+    # The new cache took this run's translations, and the next run reads them back.
+    cache.close()
+    again = Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", quantize=False, cache=TranslationCache(path))
+    _forbid_model(again, monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert again.translate(sources) == [expected[s] for s in sources]
+
+
+def test_corruption_found_while_storing_moves_the_file_aside_and_stores_in_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "translations.sqlite3"
+    _filled_cache(path)
+    _corrupt_pages(path)
+    cache = TranslationCache(path)
+    entry = {"会議は延期された。": Translation("The meeting was postponed.", -0.01, ())}
+    with pytest.warns(Ja2enWarning) as record:
+        cache.put_many("ns", entry)
+    [aside] = _broken_copies(path)
+    assert _messages(record) == [
+        f"{path}: the translation cache is broken (database disk image is malformed); "
+        f"moved it aside to {aside} and started a new one"
+    ]
+    assert cache.get_many("ns", entry) == entry
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        ("junk", "file is not a database"),
+        ("truncated", "database disk image is malformed"),
+    ],
+)
+def test_an_unreadable_cache_file_is_moved_aside_not_blamed_on_the_folder(tmp_path: Path, damage: str, detail: str) -> None:
+    path = tmp_path / "translations.sqlite3"
+    _filled_cache(path)
+    if damage == "junk":
+        path.write_bytes(b"this is not SQLite " * 300)
+    else:
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+    before = path.read_bytes()
+    with pytest.warns(Ja2enWarning) as record:
+        cache = TranslationCache(path)
+    [aside] = _broken_copies(path)
+    assert _messages(record) == [
+        f"{path}: the translation cache is broken ({detail}); moved it aside to {aside} and started a new one"
+    ]
+    assert aside.read_bytes() == before  # kept as it was, for whoever wants to look
+    cache.put_many("ns", {"はい。": Translation("Yes.", -0.1, ())})
+    assert cache.get_many("ns", ["はい。"]) == {"はい。": Translation("Yes.", -0.1, ())}
+
+
+def test_a_cache_that_cannot_be_made_is_skipped_with_a_warning(tmp_path: Path, tiny_marian: Path, expected) -> None:
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(OutputError) as error:
-        TranslationCache(tmp_path / "file" / "cache.sqlite3")
-    assert str(error.value).startswith(f"{tmp_path / 'file' / 'cache.sqlite3'}: cannot open the translation cache (")
-    assert str(error.value).endswith("); set JA2EN_CACHE_DIR to a writable folder or pass --no-cache")
+    path = tmp_path / "file" / "cache.sqlite3"
+    with pytest.warns(Ja2enWarning) as record:
+        cache = TranslationCache(path)
+    assert _messages(record) == [
+        f"{path}: cannot use the translation cache (File exists: {tmp_path / 'file'}); going on without it, "
+        "which only costs speed; set JA2EN_CACHE_DIR to a writable folder, or pass --no-cache to skip it"
+    ]
+    assert not cache.active
+    translator = Translator(str(tiny_marian), beams=1, device="cpu", backend="torch", cache=cache)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not once per call
+        sources = list(expected)[:3]
+        assert translator.translate(sources) == [expected[s] for s in sources]
+
+
+def test_a_broken_cache_another_run_has_open_is_left_for_a_later_run(tmp_path: Path) -> None:
+    # Two TranslationCache objects on one file lock it as two processes would.
+    path = tmp_path / "translations.sqlite3"
+    _filled_cache(path)
+    other_run = TranslationCache(path)
+    _corrupt_pages(path)
+    this_run = TranslationCache(path)
+    with pytest.warns(Ja2enWarning) as record:
+        assert this_run.get_many("ns", ["はい。"]) == {}
+    assert _messages(record) == [
+        f"{path}: the translation cache is broken (database disk image is malformed) but another ja2en run "
+        "has it open, so it was left in place; going on without a cache (a later run will move it aside)"
+    ]
+    assert _broken_copies(path) == [] and not this_run.active
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        this_run.put_many("ns", {"はい。": Translation("Yes.", -0.1, ())})
+        assert this_run.get_many("ns", ["はい。"]) == {}
+    other_run.close()
+    later = TranslationCache(path)
+    with pytest.warns(Ja2enWarning, match="moved it aside to"):
+        assert later.get_many("ns", ["はい。"]) == {}
+    assert len(_broken_copies(path)) == 1 and later.active
+
+
+def test_runs_go_on_when_the_cache_is_corrupt(tmp_path: Path, tiny_marian: Path, expected, monkeypatch) -> None:
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "cache" / "translations.sqlite3"
+    _filled_cache(path)
+    _corrupt_pages(path)
+    first, second = list(expected)[:2]
+    (tmp_path / "a.txt").write_text(f"{first}{second}\n", encoding="utf-8")
+    settings = {"model": str(tiny_marian), "summarizer_model": None, "device": "cpu"}
+    with pytest.warns(Ja2enWarning, match="the translation cache is broken"):
+        result = translate_documents(tmp_path / "a.txt", output_dir=tmp_path / "o1", **settings)
+    english = result.files["documents"].read_text(encoding="utf-8")
+    assert expected[first] in english and expected[second] in english
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Ja2enWarning)  # repaired once, for good
+        again = translate_documents(tmp_path / "a.txt", output_dir=tmp_path / "o2", **settings)
+    assert again.manifest["this_run"]["sentences_from_cache"] == 2
+    assert again.files["documents"].read_bytes() == result.files["documents"].read_bytes()
