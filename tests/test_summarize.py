@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ja2en import Summarizer
 
 
@@ -61,3 +63,36 @@ def test_summaries_skip_the_scoring_pass(summarizer: Summarizer, corpus, monkeyp
 
     monkeypatch.setattr(summarizer.backend, "_score", no_scoring)
     assert summarizer.summarize([en for _, en in corpus[:2]]).text == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: s.summarize("The meeting was postponed."), TypeError,
+         "summarize() takes a list of sentences, not a str; wrap it: summarize([text])"),
+        (lambda s: s.summarize(["The meeting was postponed.", None]), TypeError,
+         "summarize(): sentence 1 is None (NoneType), not a str"),
+        (lambda s: s.summarize(["Half an emoji: \ud83d."]), ValueError,
+         "summarize(): sentence 0 holds a lone surrogate ('\\ud83d' at character 15, half an emoji?), "
+         "which is not text; fix the text or the escape it came from"),
+        (lambda s: s.summarize_many("The meeting was postponed."), TypeError,
+         "summarize_many() takes a list of documents, each a list of sentences, not a str; "
+         "wrap it: summarize_many([[text]])"),
+        (lambda s: s.summarize_many([["One."], "The meeting was postponed."]), TypeError,
+         "summarize_many(): document 1 is a str, not a list of sentences; wrap it: [text]"),
+        (lambda s: s.summarize_many([["One."], ["Two.", 3]]), TypeError,
+         "summarize_many(): document 1, sentence 1 is 3 (int), not a str"),
+        (lambda s: s.pack("The meeting was postponed."), TypeError,
+         "pack() takes a list of sentences, not a str; wrap it: pack([text])"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_a_list_of_sentences_is_refused_with_how_to_fix_it(
+    summarizer: Summarizer, call, error: type[Exception], message: str, monkeypatch
+) -> None:
+    def no_model(texts, decoding):
+        raise AssertionError(f"the model was asked to summarize {texts}")
+
+    monkeypatch.setattr(summarizer.backend, "generate", no_model)
+    with pytest.raises(error) as raised:
+        call(summarizer)
+    assert str(raised.value) == message

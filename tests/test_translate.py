@@ -136,3 +136,37 @@ def test_multilingual_models_get_japanese_source_and_forced_english() -> None:
 
 def test_marian_models_need_no_language_codes(translator: Translator) -> None:
     assert target_language_token(translator.loaded.tokenizer) is None
+
+
+@pytest.mark.parametrize("method", ["translate", "translate_detailed"])
+@pytest.mark.parametrize(
+    ("sentences", "error", "message"),
+    [
+        ("一文。", TypeError, "{method}() takes a list of sentences, not a str; wrap it: {method}([text])"),
+        (b"text", TypeError, "{method}() takes a list of sentences, not bytes; wrap it: {method}([text])"),
+        ([None], TypeError, "{method}(): sentence 0 is None (NoneType), not a str"),
+        (["会議は延期された。", 5], TypeError, "{method}(): sentence 1 is 5 (int), not a str"),
+        (
+            ["会議は延期された。", "顔\ud83d。"],
+            ValueError,
+            "{method}(): sentence 1 holds a lone surrogate ('\\ud83d' at character 1, half an emoji?), "
+            "which is not text; fix the text or the escape it came from",
+        ),
+    ],
+)
+def test_what_is_not_a_list_of_sentences_is_refused_with_how_to_fix_it(
+    translator: Translator, method: str, sentences, error: type[Exception], message: str, monkeypatch
+) -> None:
+    def no_model(texts, decoding):
+        raise AssertionError(f"the model was asked to translate {texts}")
+
+    monkeypatch.setattr(translator.backend, "generate", no_model)
+    with pytest.raises(error) as raised:
+        getattr(translator, method)(sentences)
+    assert str(raised.value) == message.format(method=method)
+
+
+def test_any_iterable_of_sentences_is_translated_in_full(translator: Translator, expected) -> None:
+    sources = list(expected)[:3]
+    assert translator.translate(iter(sources)) == [expected[s] for s in sources]
+    assert translator.translate(tuple(sources)) == [expected[s] for s in sources]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,34 @@ def _needs_remote_code(path: Path) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_sentences(sentences: Iterable[str], method: str, *, document: int | None = None) -> list[str]:
+    """`sentences` as a list, or TypeError / ValueError naming the first one a model cannot take.
+
+    A str would be read one character at a time and translated or summarized as such;
+    None or a number fails deep inside a tokenizer; a lone surrogate (half an emoji from a
+    JSON escape) cannot be encoded for the model at all. `document` is the index of the
+    document these are the sentences of, for `summarize_many`.
+    """
+    kind = "a str" if isinstance(sentences, str) else "bytes"
+    if isinstance(sentences, (str, bytes)) and document is None:
+        raise TypeError(f"{method}() takes a list of sentences, not {kind}; wrap it: {method}([text])")
+    if isinstance(sentences, (str, bytes)):
+        raise TypeError(f"{method}(): document {document} is {kind}, not a list of sentences; wrap it: [text]")
+    texts = list(sentences)
+    for index, text in enumerate(texts):
+        which = f"{method}(): sentence {index}" if document is None else f"{method}(): document {document}, sentence {index}"
+        if not isinstance(text, str):
+            raise TypeError(f"{which} is {text!r:.40} ({type(text).__name__}), not a str")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{which} holds a lone surrogate ({text[exc.start]!r} at character {exc.start}, half an emoji?), "
+                "which is not text; fix the text or the escape it came from"
+            ) from None
+    return texts
 
 
 class ModelUser:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import Ja2enError
 from .backends import Backend, Decoding, engine_settings, load_backend
-from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, load_seq2seq
+from .models import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .presets import find_preset
 from .records import Summary
 
@@ -99,11 +99,22 @@ class Summarizer(ModelUser):
         return len(self.loaded.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def summarize(self, sentences: Sequence[str]) -> Summary:
-        """Summarize a document given as its sentences, in order."""
-        return self.summarize_many([sentences])[0]
+        """Summarize a document given as its sentences (a list of str), in order."""
+        return self._summarize_all([check_sentences(sentences, "summarize")])[0]
 
     def summarize_many(self, documents: Sequence[Sequence[str]]) -> list[Summary]:
-        """Summarize several documents; their chunks share batches, round by round."""
+        """Summarize several documents, each a list of its sentences; their chunks share batches, round by round."""
+        if isinstance(documents, (str, bytes)):
+            raise TypeError(
+                "summarize_many() takes a list of documents, each a list of sentences, "
+                f"not {'a str' if isinstance(documents, str) else 'bytes'}; "
+                "wrap it: summarize_many([[text]])"
+            )
+        return self._summarize_all(
+            [check_sentences(sentences, "summarize_many", document=i) for i, sentences in enumerate(documents)]
+        )
+
+    def _summarize_all(self, documents: list[list[str]]) -> list[Summary]:
         pieces = [[s.strip() for s in sentences if s.strip()] for sentences in documents]
         results: list[Summary | None] = [None] * len(documents)
         input_tokens = [self.count_tokens(self._joiner.join(p)) if p else 0 for p in pieces]
@@ -135,7 +146,8 @@ class Summarizer(ModelUser):
         return [r for r in results if r is not None]
 
     def pack(self, pieces: Sequence[str]) -> list[str]:
-        """Join consecutive pieces into chunks of at most `max_input_tokens` tokens each."""
+        """Join consecutive pieces (a list of str) into chunks of at most `max_input_tokens` tokens each."""
+        pieces = check_sentences(pieces, "pack")
         limit = self.max_input_tokens
         chunks: list[str] = []
         current: list[str] = []

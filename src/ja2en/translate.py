@@ -18,7 +18,7 @@ from typing import Any
 
 from .backends import Backend, Decoding, engine_settings, Generation, load_backend
 from .cache import TranslationCache
-from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, load_seq2seq
+from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .quality import REDECODE_FLAGS, detect_flags
 from .records import Translation
 
@@ -119,16 +119,19 @@ class Translator(ModelUser):
         }
 
     def translate(self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None) -> list[str]:
-        """Translate `sentences`, returning English in the same order."""
-        return [t.en for t in self.translate_detailed(sentences, progress=progress)]
+        """Translate `sentences` (a list of str), returning English in the same order."""
+        return [t.en for t in self._translations(check_sentences(sentences, "translate"), progress)]
 
     def translate_detailed(
         self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> list[Translation]:
-        """Translate `sentences` into Translations (English, score, flags), in the same order.
+        """Translate `sentences` (a list of str) into Translations (English, score, flags), in the same order.
 
         `progress(n)` is called as sentences finish with how many input sentences that was.
         """
+        return self._translations(check_sentences(sentences, "translate_detailed"), progress)
+
+    def _translations(self, sentences: list[str], progress: Callable[[int], None] | None) -> list[Translation]:
         if not sentences:
             return []
         counts = Counter(sentences)
