@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ja2en.quality import detect_flags, has_repetition
+from ja2en.quality import detect_flags, has_repetition, has_text
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,13 @@ def test_length_cap_and_split_are_recorded() -> None:
 def test_the_fixture_corpus_raises_no_flags(corpus) -> None:
     # Real translations of every length must pass: the checks may not cry wolf.
     assert {ja: detect_flags(ja, en) for ja, en in corpus if detect_flags(ja, en)} == {}
+
+
+@pytest.mark.parametrize("text", ["……。", "※", "！！", "★★★", "😀😀", "―――", "「」", "", "　"])
+def test_punctuation_symbols_and_emoji_are_not_text(text: str) -> None:
+    assert not has_text(text)
+
+
+@pytest.mark.parametrize("text", ["はい。", "カ", "漢", "々", "Tokyo", "１", "〇", "①", "★1"])
+def test_kana_kanji_latin_and_digits_are_text(text: str) -> None:
+    assert has_text(text)

@@ -138,6 +138,49 @@ def test_marian_models_need_no_language_codes(translator: Translator) -> None:
     assert target_language_token(translator.loaded.tokenizer) is None
 
 
+SYMBOLS_ONLY = ["……。", "※", "！！", "★★★", "😀😀", "―――", "「」", "（　）"]
+
+
+def test_sentences_without_letters_or_digits_are_copied_without_a_model_call(
+    translator: Translator, corpus, monkeypatch
+) -> None:
+    received: list[str] = []
+    generate = translator.backend.generate
+
+    def counting(texts, decoding):
+        received.extend(texts)
+        return generate(texts, decoding)
+
+    monkeypatch.setattr(translator.backend, "generate", counting)
+    sources = [ja for ja, _ in corpus[:6]]
+    mixed = [sources[0], *SYMBOLS_ONLY[:4], *sources[1:4], *SYMBOLS_ONLY[4:], *sources[4:], "※"]
+    progress: list[int] = []
+    details = translator.translate_detailed(mixed, progress=progress.append)
+    by_source = dict(zip(mixed, details, strict=True))
+    assert [(by_source[s].en, by_source[s].score, by_source[s].flags) for s in SYMBOLS_ONLY] == [
+        (s, None, ("copied",)) for s in SYMBOLS_ONLY
+    ]
+    assert [by_source[s].en for s in sources] == [dict(corpus)[s] for s in sources]
+    assert all(by_source[s].flags == () for s in sources)
+    assert sorted(received) == sorted(sources)  # the model saw the corpus sentences and nothing else
+    assert sum(progress) == len(mixed)
+
+
+@pytest.mark.parametrize("text", ["１２３。", "〇。", "①", "ＡＢＣ", "はい。", "々"])
+def test_any_letter_or_digit_is_something_to_translate(translator: Translator, text: str, monkeypatch) -> None:
+    received: list[str] = []
+    generate = translator.backend.generate
+
+    def counting(texts, decoding):
+        received.extend(texts)
+        return generate(texts, decoding)
+
+    monkeypatch.setattr(translator.backend, "generate", counting)
+    [detail] = translator.translate_detailed([text])
+    assert set(received) == {text}  # (twice, when the guard decodes a dubious output again)
+    assert "copied" not in detail.flags
+
+
 @pytest.mark.parametrize("method", ["translate", "translate_detailed"])
 @pytest.mark.parametrize(
     ("sentences", "error", "message"),

@@ -12,11 +12,16 @@ which sentences to distrust and publish/export can drop them (`--drop-flagged`):
 - `hit_max_length`: decoding stopped at the length cap, so the end is probably missing.
 - `split`: the sentence was too long for the model and was translated in pieces (not an
   error, but the joins deserve a look).
+- `copied`: the sentence has no letters or digits, only punctuation, symbols or emoji
+  ("……。", "※", "★★★"), so its "English" is the source, copied without a model call. A
+  model asked to translate such a line invents an unrelated sentence and flags none of
+  the above; a copied one is at least honest, but it is no translation pair.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # English characters per Japanese character in news translation are typically 1.5-4;
 # outside these bounds (for sources long enough to judge) something went wrong.
@@ -50,6 +55,15 @@ def has_repetition(text: str) -> bool:
     return bool(_CHAR_LOOP.search(text))
 
 
+def has_text(text: str) -> bool:
+    """Whether `text` holds anything to translate: a letter or digit of any script (kana, kanji, Latin, 1, ①)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+# Given to a sentence without text (see `has_text`), which is copied rather than translated.
+COPIED = "copied"
+
+
 def detect_flags(ja: str, en: str, *, hit_max_length: bool = False, split: bool = False) -> tuple[str, ...]:
     """The quality flags for one translated sentence, in a fixed order."""
     flags: list[str] = []
@@ -74,5 +88,6 @@ def detect_flags(ja: str, en: str, *, hit_max_length: bool = False, split: bool 
     return tuple(flags)
 
 
-# Flags a second decoding with repetition controls can fix; `split` is not a failure.
+# Flags a second decoding with repetition controls can fix; `split` is not a failure, and
+# `copied` sentences never reach the model.
 REDECODE_FLAGS = frozenset({"empty", "repetition", "length_ratio", "untranslated", "stock_phrase", "hit_max_length"})

@@ -4,8 +4,9 @@ Sentences are de-duplicated (and looked up in the cache), sorted by token length
 packed into batches by a token budget so each padded batch wastes little, translated,
 checked for degenerate output, and returned in input order. A sentence longer than the
 model's input limit is translated in pieces cut at clause boundaries and rejoined, never
-truncated. Decoding is beam search or greedy, never sampling: the same inputs and settings
-give the same English.
+truncated. A sentence without letters or digits ("……。", "★★★") never reaches the model:
+it comes back as it is, flagged `copied`. Decoding is beam search or greedy, never
+sampling: the same inputs and settings give the same English.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from .backends import Backend, Decoding, engine_settings, Generation, load_backend
 from .cache import TranslationCache
 from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
-from .quality import REDECODE_FLAGS, detect_flags
+from .quality import COPIED, REDECODE_FLAGS, detect_flags, has_text
 from .records import Translation
 
 # Multilingual models need to be told the languages. The quirks of each family live here:
@@ -128,6 +129,7 @@ class Translator(ModelUser):
         """Translate `sentences` (a list of str) into Translations (English, score, flags), in the same order.
 
         `progress(n)` is called as sentences finish with how many input sentences that was.
+        A sentence with no letters or digits comes back as it is, flagged `copied`.
         """
         return self._translations(check_sentences(sentences, "translate_detailed"), progress)
 
@@ -135,14 +137,19 @@ class Translator(ModelUser):
         if not sentences:
             return []
         counts = Counter(sentences)
+        # Nothing for the model to read: it would invent a sentence, so the source stands.
+        copied = {s: Translation(s, None, (COPIED,)) for s in counts if not has_text(s)}
+        if progress and copied:
+            progress(sum(counts[s] for s in copied))
+        todo = [s for s in counts if s not in copied]
         namespace = json.dumps(self.fingerprint(), sort_keys=True)
-        known = self.cache.get_many(namespace, counts) if self.cache else {}
+        known = self.cache.get_many(namespace, todo) if self.cache and todo else {}
         if progress and known:
             progress(sum(counts[s] for s in known))
-        new = self._translate_unique([s for s in counts if s not in known], counts, progress)
+        new = self._translate_unique([s for s in todo if s not in known], counts, progress)
         if self.cache and new:
             self.cache.put_many(namespace, new)
-        done = known | new
+        done = copied | known | new
         return [done[s] for s in sentences]
 
     def _translate_unique(
