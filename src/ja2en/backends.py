@@ -192,13 +192,18 @@ def load_backend(name: str, loaded: LoadedModel, *, quantize: bool = True, compu
 
     `quantize` (dynamic int8 on CPU) applies to torch, `compute_type` to ct2.
     """
+    check_backend_name(name)
     if name == "auto":
         name = "ct2" if importlib.util.find_spec("ctranslate2") else "torch"
-    if name not in _BACKENDS:
-        raise ModelError(f"unknown backend '{name}'; use one of auto, {', '.join(BACKENDS)}")
     target, package = _BACKENDS[name]
     if package and importlib.util.find_spec(package) is None:
         raise ModelError(f"the {name} backend needs {package}: pip install '{package}>=4.5'")
     module, _, cls = target.partition(":")
     options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
     return getattr(importlib.import_module(module), cls)(loaded, **options)
+
+
+def check_backend_name(name: str) -> None:
+    """ModelError unless `name` is auto or a known backend."""
+    if name != "auto" and name not in _BACKENDS:
+        raise ModelError(f"unknown backend '{name}'; use one of auto, {', '.join(BACKENDS)}")

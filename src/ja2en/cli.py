@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .errors import InputError, Ja2enError
+from .errors import InputError, Ja2enError, Ja2enWarning, display_path
 from .backends import BACKENDS
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus import FilterCounts, PairFilter
@@ -74,20 +75,54 @@ def _dropped(counts: FilterCounts) -> str:
     return f" ({sum(counts.dropped.values())} dropped: {', '.join(reasons)})" if reasons else ""
 
 
+def _echo_error(message: str) -> None:
+    # Messages carry file names, which can hold anything: never fail to print one.
+    typer.echo(f"error: {message}".encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
+
+
 def _report_errors(command: F) -> F:
-    """Turn library errors into one line on stderr and the error's exit code."""
+    """Turn library errors into one line on stderr and the error's exit code.
+
+    Anything else is a bug: one line that says so (the work done so far is kept), and the
+    traceback with JA2EN_DEBUG=1.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", Ja2enWarning)
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except Ja2enError as error:
             if os.environ.get("JA2EN_DEBUG"):
                 raise
-            typer.echo(f"error: {error}", err=True)
+            _echo_error(str(error))
             raise typer.Exit(error.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            if os.environ.get("JA2EN_DEBUG"):
+                raise
+            detail = (str(error).strip().splitlines() or [""])[0]
+            _echo_error(
+                f"unexpected {type(error).__name__}: {detail}; what was finished is saved. This is a bug: "
+                "re-run with JA2EN_DEBUG=1 to see the traceback and report it"
+            )
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """The library's warnings as one `warning: ...` line each; others as Python shows them."""
+    if issubclass(category, Ja2enWarning):
+        typer.echo(f"warning: {message}".encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, *args, **kwargs)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def _version(value: bool) -> None:
@@ -103,6 +138,19 @@ def _root(
     ] = False,
 ) -> None:
     """Japanese documents → sentence-aligned Japanese-English JSONL with English summaries."""
+
+
+class _Tracker:
+    """Remembers how many documents are done, for the line printed on Ctrl-C; draws the bar on a terminal."""
+
+    def __init__(self, bar: _ProgressBar | None) -> None:
+        self.bar = bar
+        self.documents = 0
+
+    def __call__(self, event: Progress) -> None:
+        self.documents = event.documents_done
+        if self.bar:
+            self.bar(event)
 
 
 class _ProgressBar:
@@ -176,7 +224,16 @@ def translate_cli(
         bool, typer.Option("--no-cache", help="Do not read or write the translation cache (~/.cache/ja2en).")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace outputs of a run with other settings instead of refusing.")
+        bool,
+        typer.Option(
+            "--force", help="Replace outputs of a run with other settings or other inputs instead of refusing."
+        ),
+    ] = False,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append", help="Keep the documents already in the output folder and add these inputs' documents."
+        ),
     ] = False,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
@@ -226,8 +283,8 @@ def translate_cli(
             "address": ray_address, "actors": actors, "gpus_per_actor": gpus_per_actor,
             "cpus_per_actor": cpus_per_actor, "parquet": parquet,
         }  # fmt: skip
-    show_bar = sys.stderr.isatty()
-    bar = _ProgressBar() if show_bar else None
+    bar = _ProgressBar() if sys.stderr.isatty() else None
+    tracker = _Tracker(bar)
     try:
         if bar:
             bar.__enter__()
@@ -248,10 +305,21 @@ def translate_cli(
             fail_fast=fail_fast,
             cache=not no_cache,
             force=force,
+            append=append,
             trust_remote_code=trust_remote_code,
-            progress=bar,
+            progress=tracker,
             **on_ray,
         )
+    except KeyboardInterrupt:
+        if bar:
+            bar.__exit__()
+            bar = None
+        typer.echo(
+            f"interrupted; {tracker.documents} documents are saved in {display_path(output)} — "
+            "run the same command to resume",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     finally:
         if bar:
             bar.__exit__()
@@ -261,11 +329,12 @@ def translate_cli(
         for name in ("documents", "sentences"):
             write_parquet(result.files[name])
     for message in result.errors:
-        typer.echo(f"error: {message}", err=True)
+        _echo_error(message)
     failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
+    notes = "".join(f", {note}" for note in result.notes())
     typer.echo(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
-        f"{failed} → {result.output_dir}/ (documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json)"
+        f"{failed}{notes} → {display_path(result.output_dir)}/ (documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json)"
     )
     if result.errors:
         raise typer.Exit(2)

@@ -20,19 +20,32 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import pickle
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import errors as errors_module
-from .errors import DocumentError, InputError, Ja2enError
-from .journal import Journal
+from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
+from .journal import FolderPlan, Journal, plan_folder
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .presets import DEFAULT_JA_SUMMARIZER
-from .pipeline import Progress, ProgressCallback, RunResult, _now, _versions
+from .backends import check_backend_name
+from .pipeline import (
+    Progress,
+    ProgressCallback,
+    RunResult,
+    check_inputs,
+    finish_run,
+    folder_order,
+    now,
+    run_manifest,
+    versions,
+)
 from .ray_session import actor_retry_options, connected, get, import_ray, quiet, task_retry_options
 from .ray_tasks import (
     Loaders,
@@ -44,7 +57,7 @@ from .ray_tasks import (
     segment_documents,
 )
 from .readers import list_input_files
-from .writers import prepare_output_dir, write_parquet
+from .writers import claim_output_dir, write_parquet
 
 if TYPE_CHECKING:
     import ray.data
@@ -81,6 +94,7 @@ def translate_on_ray(
     task_retries: int = TASK_RETRIES,
     parquet: bool = False,
     force: bool = False,
+    append: bool = False,
     fail_fast: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
@@ -91,17 +105,21 @@ def translate_on_ray(
     the model names with callables that build the models in each actor. The engine's
     options are those of `translate_dataset`.
     """
-    started, started_at = time.perf_counter(), _now()
+    started, started_at = time.perf_counter(), now()
+    paths = check_inputs(inputs)
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
-    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     if loaders is None:
+        check_backend_name(backend)
         loaders = model_loaders(
             model=model, summarizer_model=summarizer_model, summary=summary, ja_summarizer_model=ja_summarizer_model,
             beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend, device=device,
             dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
         )  # fmt: skip
-    found = list_input_files(paths)
+    skipped: list[str] = []
+    found = list_input_files(paths, exclude=[output_dir], skipped=skipped)
+    if skipped:
+        warnings.warn(f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=2)
     files = [(i, item) for i, item in enumerate(found) if not isinstance(item, InputError)]
     unlisted = [
         {"file": i, "item": 0, "error_type": type(item).__name__, "error": str(item)}
@@ -111,14 +129,14 @@ def translate_on_ray(
     # A typo in a path or an unwritable -o must fail in milliseconds, not after Ray starts.
     if not files:
         raise _nothing_to_translate([{"error": u["error_type"], "message": u["error"]} for u in unlisted], paths)
-    prepare_output_dir(output_dir)
-    with connected(ray, address):
+    with claim_output_dir(output_dir) as output, connected(ray, address):
         import pyarrow as pa
 
+        # As bytes: a file name that is not valid UTF-8 cannot be an Arrow string.
         table = pa.table({
             "file": [i for i, _ in files],
-            "path": [str(path) for _, (path, _) in files],
-            "root": [str(root) for _, (_, root) in files],
+            "path": [os.fsencode(path) for _, (path, _) in files],
+            "root": [os.fsencode(root) for _, (_, root) in files],
         })  # fmt: skip
         source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
         with quiet(source.context):
@@ -127,9 +145,9 @@ def translate_on_ray(
                 **task_retry_options(task_retries),
             ).materialize()  # fmt: skip
         return _run(
-            ray, rows, loaders, engine, inputs=[str(p) for p in paths], input_files=len(files), unlisted=unlisted,
-            encoding=encoding, output_dir=output_dir, parquet=parquet, force=force, fail_fast=fail_fast,
-            progress=progress, started=started, started_at=started_at,
+            ray, rows, loaders, engine, inputs=[display_path(p) for p in paths], input_files=len(files),
+            unlisted=unlisted, encoding=encoding, output_dir=output, parquet=parquet, force=force, append=append,
+            fail_fast=fail_fast, progress=progress, started=started, started_at=started_at,
         )  # fmt: skip
 
 
@@ -146,6 +164,7 @@ def translate_dataset(
     task_retries: int = TASK_RETRIES,
     parquet: bool = False,
     force: bool = False,
+    append: bool = False,
     fail_fast: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
@@ -159,9 +178,9 @@ def translate_dataset(
     `loaders` builds the models in each actor (`model_loaders(...)` from names).
     `address` is the cluster to join if Ray is not initialized yet (None: `RAY_ADDRESS`,
     else Ray starts on this machine). `parquet=True` also writes documents.parquet and
-    sentences.parquet. `force`, `fail_fast` and `progress` are as for `translate_documents`.
+    sentences.parquet. `force`, `append`, `fail_fast` and `progress` are as for `translate_documents`.
     """
-    started, started_at = time.perf_counter(), _now()
+    started, started_at = time.perf_counter(), now()
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
     missing = {"id", "source", "sha256", "encoding", "text"} - set(documents.schema().names)
@@ -169,16 +188,15 @@ def translate_dataset(
         raise InputError(
             f"the dataset has no {', '.join(sorted(missing))} column; rows need id, source, sha256, encoding and text"
         )
-    prepare_output_dir(output_dir)
-    with connected(ray, address):
+    with claim_output_dir(output_dir) as output, connected(ray, address):
         with quiet(documents.context, preserve_order=True):  # the dataset's order is the output's
             rows = documents.map_batches(
                 segment_documents, batch_format="pyarrow", **task_retry_options(task_retries)
             ).materialize()
         return _run(
             ray, rows, loaders, engine, inputs=[f"ray.data.Dataset {documents.name or ''}".strip()], input_files=0,
-            unlisted=[], encoding=None, output_dir=output_dir, parquet=parquet, force=force, fail_fast=fail_fast,
-            progress=progress, started=started, started_at=started_at,
+            unlisted=[], encoding=None, output_dir=output, parquet=parquet, force=force, append=append,
+            fail_fast=fail_fast, progress=progress, started=started, started_at=started_at,
         )  # fmt: skip
 
 
@@ -210,9 +228,10 @@ def _run(
     input_files: int,
     unlisted: list[dict[str, Any]],
     encoding: str | None,
-    output_dir: Path | str,
+    output_dir: Path,
     parquet: bool,
     force: bool,
+    append: bool,
     fail_fast: bool,
     progress: ProgressCallback | None,
     started: float,
@@ -225,6 +244,8 @@ def _run(
     documents, errors = _documents_and_errors(meta, fail_fast)
     if not documents:
         raise _nothing_to_translate(errors, inputs)
+    plan = plan_folder(output_dir, inputs, [(d["id"], d["source"]) for d in documents], append=append, force=force)
+    documents = _apply_plan(plan, documents, errors, fail_fast)
     total_sentences = sum(d["num_sentences"] for d in documents)
     timings["read_s"] = time.perf_counter() - started
     if progress:
@@ -239,19 +260,15 @@ def _run(
     )
     described = get(ray, describe.remote(loaders))
     timings["load_s"] = time.perf_counter() - loading
-    fingerprint = {"ja2en": _versions()["ja2en"], "encoding": encoding, **described["fingerprint"]}
+    fingerprint = {"ja2en": versions()["ja2en"], "encoding": encoding, **described["fingerprint"]}
     journal = Journal(output_dir, fingerprint, force=force)
     wanted = {(d["id"], d["sha256"]): d for d in documents if (d["id"], d["sha256"]) not in journal.done}
     resumed = len(documents) - len(wanted)
-    manifest: dict[str, Any] = {
-        "ja2en_version": fingerprint["ja2en"],
-        "inputs": inputs,
-        "settings": {"encoding": encoding, "summary": loaders.summary if loaders.summarizes else None},
-        "models": described["settings"],
-        "versions": _versions(),
-        "engine": {"name": "ray", "ray": ray.__version__, **dataclasses.asdict(engine)},
-    }
-    journal.start(manifest)
+    manifest = run_manifest(
+        plan, encoding, loaders.summary if loaders.summarizes else None, described["settings"],
+        engine={"name": "ray", "ray": ray.__version__, **dataclasses.asdict(engine)},
+    )  # fmt: skip
+    journal.start({**manifest, "counts": {"documents_planned": len(plan.keep) + len(documents)}})
 
     state = {"documents": resumed, "sentences": total_sentences - sum(d["num_sentences"] for d in wanted.values())}
     cache_hits = 0
@@ -294,40 +311,31 @@ def _run(
                 raise document_errors[key]
     timings["translate_and_summarize_s"] = time.perf_counter() - work
 
-    finishing = time.perf_counter()
     # Errors in input order, as a single-process run lists them.
     errors += [{"error": "DocumentError", "message": str(document_errors[k])} for k in wanted if k in document_errors]
-    manifest["counts"] = {"input_files": input_files, "errors": len(errors)}
-    manifest["errors"] = [e["message"] for e in errors]
-    written = [key for key in ((d["id"], d["sha256"]) for d in documents) if key in journal.done]
-
-    def this_run() -> dict[str, Any]:
-        now = time.perf_counter()
-        return {
-            "started_at": started_at,
-            "finished_at": _now(),
-            "documents_resumed": resumed,
-            "documents_translated": len(written) - resumed,
-            "sentences_from_cache": cache_hits,
-            "timings": {
-                k: round(v, 3) for k, v in {**timings, "finish_s": now - finishing, "total_s": now - started}.items()
-            },
-        }
-
-    files, final = journal.finish(written, errors, manifest, this_run)
+    order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in documents))
+    result = finish_run(
+        journal, order, plan, manifest, errors, input_files=input_files, resumed=resumed, cache_hits=cache_hits,
+        timings=timings, started=started, started_at=started_at,
+    )  # fmt: skip
     if parquet:
-        files |= {f"{name}_parquet": write_parquet(files[name]) for name in ("documents", "sentences")}
+        result.files.update({f"{name}_parquet": write_parquet(result.files[name]) for name in ("documents", "sentences")})
     if progress:
         progress(Progress("done", state["documents"], len(documents), state["sentences"], total_sentences))
-    return RunResult(
-        output_dir=journal.folder,
-        files=files,
-        documents=final["counts"]["documents"],
-        sentences=final["counts"]["sentences"],
-        errors=tuple(e["message"] for e in errors),
-        seconds=time.perf_counter() - started,
-        manifest=final,
-    )
+    return result
+
+
+def _apply_plan(
+    plan: FolderPlan, documents: list[dict[str, Any]], errors: list[dict[str, str]], fail_fast: bool
+) -> list[dict[str, Any]]:
+    """What was read less the documents whose id the folder holds from another source (--append)."""
+    if not plan.clashes:
+        return documents
+    if fail_fast:
+        raise plan.clashes[0][1]
+    errors.extend({"error": type(error).__name__, "message": str(error)} for _, error in plan.clashes)
+    clashing = {doc_id for doc_id, _ in plan.clashes}
+    return [d for d in documents if d["id"] not in clashing]
 
 
 def _nothing_to_translate(errors: list[dict[str, str]], inputs: Sequence[Path | str]) -> Ja2enError:

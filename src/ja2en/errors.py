@@ -6,7 +6,18 @@ The library raises these; the CLI prints `str(error)` as one line and exits with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that any file or terminal can hold, the same on every run.
+
+    A file name that is not valid UTF-8 reaches Python with its stray bytes as lone
+    surrogates, which no UTF-8 file can store; they are shown as `\\xNN` escapes instead.
+    """
+    text = os.fspath(path)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class Ja2enError(Exception):
@@ -32,14 +43,17 @@ class DocumentError(Ja2enError):
     """A readable document whose translation or summary failed; the others go on."""
 
     exit_code = 2
+    cause: str = ""  # "ExceptionType: first line" of what failed, when known
 
     @classmethod
     def failed(cls, source: str, stage: str, exc: BaseException) -> DocumentError:
         detail = (str(exc).strip().splitlines() or [""])[0]
-        return cls(
+        error = cls(
             f"{source}: {stage} failed ({type(exc).__name__}: {detail}); the other documents were written, "
             "re-run the same command to retry this one"
         )
+        error.cause = f"{type(exc).__name__}: {detail}"
+        return error
 
 
 class DecodeError(InputError):

@@ -12,17 +12,24 @@ So a resumed run ends with the same files as an uninterrupted one.
 The manifest is written first with status "running" and the run's fingerprint (models,
 revisions, decoding settings); a later run with another fingerprint is refused instead of
 mixing two runs' results in one folder, unless it is told to start afresh (`force`).
+
+Which documents a folder ends with is planned before any model loads (`plan_folder`): the
+documents of this run's inputs, plus, with `append`, those already there from other
+inputs. A run given other inputs than the run that made the folder, which would drop
+documents, is refused; with the same inputs the folder mirrors them, and a document whose
+input is gone is removed and counted.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import OutputError
+from .errors import InputError, OutputError, display_path
 from .records import TranslatedDocument, sentence_rows
 from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE, dump_line, prepare_output_dir, write_json_atomic
 
@@ -44,6 +51,116 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
     return found
 
 
+def input_roots(inputs: Iterable[Path | str]) -> list[str]:
+    """The real paths of a run's inputs: what says whether two runs read the same inputs."""
+    return [os.path.realpath(path) for path in inputs]
+
+
+@dataclass(frozen=True, slots=True)
+class FolderPlan:
+    """What a run does with the documents already in its output folder."""
+
+    keep: tuple[str, ...]  # ids of documents from other inputs to keep (--append), in folder order
+    removed: int  # documents in the folder this run drops (their inputs are gone)
+    clashes: tuple[tuple[str, InputError], ...]  # (id, error) of this run's documents whose id another source holds (--append)
+    inputs: tuple[str, ...]  # the inputs the manifest records (with --append, the earlier ones too)
+    roots: tuple[str, ...]
+    errors: tuple[dict[str, str], ...] = ()  # errors.jsonl of the earlier runs whose documents are kept (--append)
+
+
+def _folder_index(path: Path) -> dict[str, tuple[str, str]]:
+    """id → (sha256, source) of the last complete record of each document in a journal."""
+    index: dict[str, tuple[str, str]] = {}
+    if not path.is_file():
+        return index
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+                index[record["id"]] = (record["sha256"], record["source"])
+            except (ValueError, KeyError, TypeError):
+                break  # a torn tail: the journal cuts it off when it opens
+    return index
+
+
+def plan_folder(
+    output_dir: Path,
+    inputs: Sequence[str],
+    documents: Sequence[tuple[str, str]],
+    *,
+    append: bool = False,
+    force: bool = False,
+) -> FolderPlan:
+    """Decide, before any model loads, which documents the folder keeps; refuse silent drops.
+
+    `documents` are (id, source) of this run's readable documents. Raises OutputError when
+    the folder was made from other inputs and this run would drop some of its documents
+    without `append` or `force`.
+    """
+    if append and force:
+        raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
+    roots = input_roots(inputs)
+    try:
+        previous = json.loads((output_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = {}
+    previous = previous if isinstance(previous, dict) else {}
+    existing = _folder_index(output_dir / DOCUMENTS_FILE)
+    ids = {doc_id for doc_id, _ in documents}
+    others = [doc_id for doc_id in existing if doc_id not in ids]
+    old_inputs = [str(p) for p in previous.get("inputs") or []]
+    old_roots = [str(p) for p in previous.get("input_roots") or input_roots(old_inputs)]
+    if not append:
+        if others and not force and sorted(set(old_roots)) != sorted(set(roots)):
+            raise OutputError(
+                f"{display_path(output_dir)} holds {len(others)} documents from other inputs "
+                f"({', '.join(old_inputs) or 'unknown'}) that this run would drop; add --append to keep them and "
+                "add these inputs' documents, or --force to replace them"
+            )
+        return FolderPlan((), len(others), (), tuple(inputs), tuple(roots))
+    clashes = tuple(
+        (
+            doc_id,
+            InputError(
+                f"{source}: document id '{doc_id}' is already in {display_path(output_dir)} from "
+                f"{existing[doc_id][1]}; give it another id, or run without --append to replace that folder's inputs"
+            ),
+        )
+        for doc_id, source in documents
+        if doc_id in existing and not _same_source(existing[doc_id][1], source)
+    )
+    new = [(path, root) for path, root in zip(inputs, roots, strict=True) if root not in old_roots]
+    clashing = {doc_id for doc_id, _ in clashes}
+    return FolderPlan(
+        keep=tuple(doc_id for doc_id in existing if doc_id not in ids or doc_id in clashing),
+        removed=0,
+        clashes=clashes,
+        inputs=tuple(old_inputs + [path for path, _ in new]),
+        roots=tuple(old_roots + [root for _, root in new]),
+        # Earlier errors of inputs this run reads again are this run's to report (or not).
+        errors=tuple(e for e in _read_errors(output_dir / ERRORS_FILE) if not e["message"].startswith(tuple(inputs))),
+    )
+
+
+def _same_source(a: str, b: str) -> bool:
+    """Whether two `source` values name the same file (or JSONL line), however the path was given."""
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+
+def _read_errors(path: Path) -> Iterator[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and "message" in record:
+                    yield {"error": str(record.get("error", "")), "message": str(record["message"])}
+    except OSError:
+        return
+
+
 class Journal:
     """The output folder of one run: resume state in, finished documents out."""
 
@@ -52,7 +169,9 @@ class Journal:
         self.fingerprint = fingerprint
         self.path = self.folder / DOCUMENTS_FILE
         self._check_previous_run(force)
-        self.done: dict[DocumentKey, int] = {}  # key → byte offset of its line
+        self.done: dict[DocumentKey, int] = {}  # key → byte offset of its last complete line
+        self.latest: dict[str, DocumentKey] = {}  # id → key of its last complete line
+        self.duplicate_lines = 0  # lines repeating a document already in the journal: dropped at finish
         self._recover()
         try:
             self._handle: IO[bytes] = self.path.open("ab")
@@ -95,7 +214,10 @@ class Journal:
                     key = (record["id"], record["sha256"])
                 except (ValueError, KeyError, TypeError):
                     break  # appends are sequential: only the tail can be torn
-                self.done.setdefault(key, good_end)
+                if key in self.done:
+                    self.duplicate_lines += 1  # a document written twice: the last copy wins
+                self.done[key] = good_end
+                self.latest[record["id"]] = key
                 good_end += len(line)
         if good_end < self.path.stat().st_size:
             os.truncate(self.path, good_end)
@@ -123,6 +245,7 @@ class Journal:
                 f"the {len(self.done)} documents finished so far are kept"
             ) from None
         self.done[(document.id, document.sha256)] = offset
+        self.latest[document.id] = (document.id, document.sha256)
 
     def finish(
         self,
@@ -137,7 +260,7 @@ class Journal:
         the folder (resumed ones included); `this_run()` adds what only this run saw.
         """
         self._handle.close()
-        if list(self.done) != list(order):
+        if self.duplicate_lines or list(self.done) != list(order):
             self._rewrite_in_order(order)
         counts = {"documents": 0, "paragraphs": 0, "sentences": 0}
 
@@ -170,8 +293,9 @@ class Journal:
                 yield json.loads(line)
 
     def _rewrite_in_order(self, order: Sequence[DocumentKey]) -> None:
-        # Only documents of this run's inputs, in input order; others (inputs since removed
-        # or changed) are dropped, as an uninterrupted run would never have written them.
+        # Only the planned documents, in order, one line each; others (inputs since removed
+        # or changed, copies written twice) are dropped, as an uninterrupted run would never
+        # have written them.
         def lines() -> Iterator[bytes]:
             with self.path.open("rb") as source:
                 for key in order:

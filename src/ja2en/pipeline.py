@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,9 +20,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .backends import Decoding, check_backend_name
 from .cache import TranslationCache
-from .errors import DocumentError, InputError, Ja2enError
-from .journal import Journal
+from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, ModelError, OutputError, display_path
+from .journal import FolderPlan, Journal, plan_folder
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .presets import DEFAULT_JA_SUMMARIZER
 from .readers import list_input_files, read_file
@@ -28,10 +31,21 @@ from .records import Document, Sentence, SentencePair, Summary, TranslatedDocume
 from .segment import segment_document, split_sentences
 from .summarize import Summarizer
 from .translate import Translator
-from .writers import prepare_output_dir
+from .writers import claim_output_dir
 
 GROUP_SENTENCES = 256
 SUMMARY_MODES = ("en", "ja", "both")
+
+# What one document can make a model call raise: a token sequence the model cannot take
+# (IndexError, ValueError), a tensor operation failing on its shapes or running out of
+# memory for its length (RuntimeError, MemoryError). Anything else (TypeError, OSError...)
+# is a bug or the machine, not the document, and stops the run at once.
+DOCUMENT_FAILURES: tuple[type[BaseException], ...] = (RuntimeError, ValueError, IndexError, MemoryError)
+
+# After this many documents in a row fail with the same kind of error, the run checks its
+# models on one short sentence; if that fails too, nothing else can succeed: it stops.
+FAILURE_STREAK = 5
+_PROBE = "これはテストです。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,20 @@ class RunResult:
     errors: tuple[str, ...]
     seconds: float
     manifest: dict[str, Any] = field(repr=False)
+    removed: int = 0  # documents dropped from the folder because their inputs are gone
+    kept: int = 0  # documents of other inputs kept in the folder (append)
+    repaired: int = 0  # duplicate lines removed from documents.jsonl
+
+    def notes(self) -> list[str]:
+        """What the run changed besides translating, in words: removed, kept, repaired."""
+        notes = []
+        if self.kept:
+            notes.append(f"kept {self.kept} documents of earlier inputs")
+        if self.removed:
+            notes.append(f"removed {self.removed} documents whose inputs are gone")
+        if self.repaired:
+            notes.append(f"removed {self.repaired} duplicate lines from documents.jsonl")
+        return notes
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -149,7 +177,7 @@ def _process_segmented(
 
         try:
             translations = translator.translate_detailed([s.ja for _, ss in group for s in ss], progress=count)
-        except Exception:
+        except DOCUMENT_FAILURES:
             # Find the document at fault: translate each on its own (the good ones are
             # cheap to redo, most from the cache) and report only the one that fails.
             # Progress only moves past what the failed attempt already reported.
@@ -158,7 +186,7 @@ def _process_segmented(
             for document, sentences in group:
                 try:
                     done.append((document, sentences, translator.translate_detailed([s.ja for s in sentences])))
-                except Exception as exc:  # one document's failure must not stop the batch
+                except DOCUMENT_FAILURES as exc:  # one document's failure must not stop the batch
                     done.append(DocumentError.failed(document.source, "translation", exc))
                 finished += len(sentences)
                 if finished > reported:
@@ -180,12 +208,12 @@ def _process_segmented(
         stage("summarizing")
         try:
             return list(model.summarize_many(texts))
-        except Exception:
+        except DOCUMENT_FAILURES:
             results: list[Summary | DocumentError | None] = []
             for (document, _, _), own in zip(translated, texts, strict=True):
                 try:
                     results.append(model.summarize(own))
-                except Exception as exc:
+                except DOCUMENT_FAILURES as exc:
                     results.append(DocumentError.failed(document.source, what, exc))
             return results
 
@@ -203,11 +231,11 @@ def _process_segmented(
             english = iter(translator.translate([piece for _, pieces in todo for piece in pieces]))
             for i, pieces in todo:
                 attach(i, [next(english) for _ in pieces])
-        except Exception:
+        except DOCUMENT_FAILURES:
             for i, pieces in todo:  # find the summary at fault, as for the documents
                 try:
                     attach(i, translator.translate(pieces))
-                except Exception as exc:
+                except DOCUMENT_FAILURES as exc:
                     results[i] = DocumentError.failed(translated[i][0].source, "summary translation", exc)
         return results
 
@@ -268,7 +296,7 @@ def describe_models(
     }
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("ja2en", "torch", "transformers", "tokenizers", "sentencepiece", "huggingface_hub"):
         try:
@@ -278,15 +306,23 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _read_inputs(
-    inputs: Sequence[Path | str], encoding: str | None, fail_fast: bool
+    inputs: Sequence[Path | str], encoding: str | None, fail_fast: bool, output_dir: Path | str
 ) -> tuple[int, list[Document], list[Ja2enError]]:
-    """Read every input; bad ones (and duplicate ids) come back as errors, or raise with fail_fast."""
-    files = list_input_files(inputs)
+    """Read every input; bad ones (and duplicate ids) come back as errors, or raise with fail_fast.
+
+    The output folder, and any folder holding ja2en outputs, is not read (a warning says so).
+    """
+    skipped: list[str] = []
+    files = list_input_files(inputs, exclude=[output_dir], skipped=skipped)
+    if skipped:
+        warnings.warn(
+            f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=3
+        )
     documents: list[Document] = []
     errors: list[Ja2enError] = []
     seen: dict[str, str] = {}
@@ -305,6 +341,91 @@ def _read_inputs(
             seen[item.id] = item.source
             documents.append(item)
     return sum(1 for found in files if not isinstance(found, InputError)), documents, errors
+
+
+def nothing_to_translate(errors: Sequence[Ja2enError], inputs: Sequence[Path | str]) -> Ja2enError:
+    """The error of a run without a single readable document: why, before any model loads."""
+    if len(errors) == 1:
+        return errors[0]
+    if errors:
+        return InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]}")
+    shown = ", ".join(display_path(p) for p in inputs)
+    return InputError(f"{shown}: no .txt, .md or .jsonl documents found; check the path")
+
+
+def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
+    """The input paths as a list; InputError when there are none."""
+    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    if not paths:
+        raise InputError("no input paths given; pass at least one file or folder")
+    return paths
+
+
+def apply_plan(plan: FolderPlan, documents: list[Document], errors: list[Ja2enError], fail_fast: bool) -> list[Document]:
+    """This run's documents less those whose id the folder holds from another source (--append)."""
+    if not plan.clashes:
+        return documents
+    if fail_fast:
+        raise plan.clashes[0][1]
+    errors.extend(error for _, error in plan.clashes)
+    clashing = {doc_id for doc_id, _ in plan.clashes}
+    return [d for d in documents if d.id not in clashing]
+
+
+def folder_order(journal: Journal, plan: FolderPlan, current: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The documents the folder ends with: those kept from other inputs, then this run's, in order."""
+    kept = [journal.latest[doc_id] for doc_id in plan.keep if doc_id in journal.latest]
+    return kept + [key for key in current if key in journal.done]
+
+
+class FailureWatch:
+    """Stops a run whose every document fails the same way (a dead GPU, a bug), not after each one.
+
+    After FAILURE_STREAK documents in a row fail with the same kind of error, `probe` runs
+    the models on one short sentence: if that fails too, the run stops with one line that
+    names the cause; if it works, the documents themselves are at fault and the run goes on.
+    """
+
+    def __init__(self, probe: Callable[[], None], output_dir: Path, saved: Callable[[], int]) -> None:
+        self.probe, self.output_dir, self.saved = probe, output_dir, saved
+        self.kind, self.count = "", 0
+
+    def see(self, item: TranslatedDocument | DocumentError) -> None:
+        if not isinstance(item, DocumentError) or not item.cause:
+            self.kind, self.count = "", 0
+            return
+        kind = item.cause.split(":", 1)[0]
+        self.count = self.count + 1 if kind == self.kind else 1
+        self.kind = kind
+        if self.count < FAILURE_STREAK:
+            return
+        self.count = 0
+        try:
+            self.probe()
+        except Exception as exc:
+            error = OutputError if isinstance(exc, (OSError, sqlite3.Error)) else ModelError
+            raise error(
+                f"stopped: {FAILURE_STREAK} documents in a row failed ({item.cause}) and so does a one-sentence test "
+                f"({type(exc).__name__}), so no document can succeed; {self.saved()} documents are saved in "
+                f"{display_path(self.output_dir)}: fix the cause, then re-run the same command to resume"
+            ) from None
+
+
+def probe_models(translator: Translator, *summarizers: Summarizer | None) -> None:
+    """Run each model on one short sentence, past every cache: raises what a dead model raises."""
+    test = Decoding(beams=1, max_new_tokens=8, score=False)
+    translator.backend.generate([_PROBE], test)
+    for summarizer in summarizers:
+        if summarizer:
+            summarizer.backend.generate([_PROBE], test)
+
+
+def check_device_options(device: str, dtype: str, backend: str) -> None:
+    """Refuse a device, dtype or backend that cannot work, before anything is created."""
+    from .models import resolve_device, resolve_dtype
+
+    resolve_dtype(dtype, resolve_device(device))
+    check_backend_name(backend)
 
 
 def translate_documents(
@@ -327,6 +448,7 @@ def translate_documents(
     encoding: str | None = None,
     cache: bool | Path | str = True,
     force: bool = False,
+    append: bool = False,
     fail_fast: bool = False,
     trust_remote_code: bool = False,
     progress: ProgressCallback | None = None,
@@ -338,135 +460,231 @@ def translate_documents(
     "both"; pass `summarizer_model=None` with "en" to skip summaries. Ready
     `translator`/`summarizer`/`ja_summarizer` objects take precedence over model names. Re-running into the same `output_dir`
     resumes: documents already finished there with the same settings are skipped; other
-    settings are refused unless `force=True` (which starts afresh). `cache` is True for the
+    settings are refused unless `force=True` (which starts afresh). A folder made from
+    other inputs is refused when this run would drop its documents, unless `append=True`
+    (keep them and add this run's) or `force=True`. `cache` is True for the
     default translation cache, a path for another, or False for none. A bad input
     document is reported in `RunResult.errors` and skipped (raised with `fail_fast=True`);
-    the others are still written.
+    the others are still written. The output folder is locked for the run: a second run
+    into it fails at once.
     """
     started = time.perf_counter()
-    started_at = _now()
-    timings: dict[str, float] = {}
-    if isinstance(inputs, (str, Path)):
-        inputs = [inputs]
+    inputs = check_inputs(inputs)
     check_summary_mode(summary)
+    if translator is None:
+        check_device_options(device, dtype, backend)
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
-    input_files, documents, errors = _read_inputs(inputs, encoding, fail_fast)
+    input_files, documents, errors = _read_inputs(inputs, encoding, fail_fast, output_dir)
     if not documents:
-        # Nothing to do: say why now rather than load models for an empty run.
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]}")
-        raise InputError(f"{', '.join(map(str, inputs))}: no .txt, .md or .jsonl documents found; check the path")
-    prepare_output_dir(output_dir)
-    segmented = [(d, segment_document(d)) for d in documents]
-    total_sentences = sum(len(sentences) for _, sentences in segmented)
-    timings["read_s"] = time.perf_counter() - started
-    if progress:
-        progress(Progress("loading", 0, len(segmented), 0, total_sentences))
-
-    loading = time.perf_counter()
-    translation_cache = None
-    if cache and translator is None:
-        translation_cache = TranslationCache(None if cache is True else cache)
-    if translator is None:
-        translator = Translator(
-            model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend,
-            device=device, dtype=dtype, cache=translation_cache, trust_remote_code=trust_remote_code,
+        raise nothing_to_translate(errors, inputs)
+    with claim_output_dir(output_dir) as output:
+        plan = plan_folder(
+            output, [display_path(p) for p in inputs], [(d.id, d.source) for d in documents],
+            append=append, force=force,
         )  # fmt: skip
-    shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
-    if summary == "ja":
-        summarizer = None
-    elif summarizer is None and summarizer_model:
-        summarizer = Summarizer(summarizer_model, **shared)
-    if summary == "en":
-        ja_summarizer = None
-    elif ja_summarizer is None:
-        ja_summarizer = Summarizer(ja_summarizer_model, language="ja", **shared)
-    timings["load_s"] = time.perf_counter() - loading
+        documents = apply_plan(plan, documents, errors, fail_fast)
+        run = _LocalRun(started, inputs, input_files, documents, errors, plan, encoding, progress)
+        translator, summarizer, ja_summarizer = run.load(
+            translator, summarizer, ja_summarizer, summary=summary, model=model, summarizer_model=summarizer_model,
+            ja_summarizer_model=ja_summarizer_model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
+            backend=backend, device=device, dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
+        )  # fmt: skip
+        return run.execute(output, translator, summarizer, ja_summarizer, summary=summary, force=force, fail_fast=fail_fast)
 
-    described = describe_models(translator, summarizer, ja_summarizer)
-    fingerprint = {"ja2en": _versions()["ja2en"], "encoding": encoding, **described["fingerprint"]}
-    journal = Journal(output_dir, fingerprint, force=force)
-    todo = [(d, s) for d, s in segmented if (d.id, d.sha256) not in journal.done]
-    resumed = len(segmented) - len(todo)
-    manifest: dict[str, Any] = {
-        "ja2en_version": fingerprint["ja2en"],
-        "inputs": [str(p) for p in inputs],
-        "settings": {"encoding": encoding, "summary": summary if summarizer or ja_summarizer else None},
-        "models": described["settings"],
-        "versions": _versions(),
+
+class _LocalRun:
+    """One run in this process, once its inputs are read and its folder is claimed."""
+
+    def __init__(
+        self,
+        started: float,
+        inputs: list[Path | str],
+        input_files: int,
+        documents: list[Document],
+        errors: list[Ja2enError],
+        plan: FolderPlan,
+        encoding: str | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.started, self.started_at = started, now()
+        self.inputs, self.input_files, self.errors, self.plan, self.encoding = inputs, input_files, errors, plan, encoding
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.segmented = [(d, segment_document(d)) for d in documents]
+        self.total_sentences = sum(len(sentences) for _, sentences in self.segmented)
+        self.timings["read_s"] = time.perf_counter() - started
+        self.translation_cache: TranslationCache | None = None
+        self.stage, self.documents_done, self.sentences_done = "loading", 0, 0
+        self.report()
+
+    def report(self, stage: str | None = None) -> None:
+        self.stage = stage or self.stage
+        if self.progress:
+            self.progress(
+                Progress(self.stage, self.documents_done, len(self.segmented), self.sentences_done, self.total_sentences)
+            )
+
+    def advance(self, sentences: int) -> None:
+        self.sentences_done += sentences
+        self.report()
+
+    def load(
+        self,
+        translator: Translator | None,
+        summarizer: Summarizer | None,
+        ja_summarizer: Summarizer | None,
+        *,
+        summary: str,
+        model: str,
+        summarizer_model: str | None,
+        ja_summarizer_model: str,
+        cache: bool | Path | str,
+        backend: str,
+        device: str,
+        dtype: str,
+        trust_remote_code: bool,
+        **translation: Any,
+    ) -> tuple[Translator, Summarizer | None, Summarizer | None]:
+        """The models the summary mode needs: the ready ones given, else loaded by name."""
+        loading = time.perf_counter()
+        if cache and translator is None:
+            self.translation_cache = TranslationCache(None if cache is True else cache)
+        shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+        if translator is None:
+            translator = Translator(model, cache=self.translation_cache, **translation, **shared)
+        if summary == "ja":
+            summarizer = None
+        elif summarizer is None and summarizer_model:
+            summarizer = Summarizer(summarizer_model, **shared)
+        if summary == "en":
+            ja_summarizer = None
+        elif ja_summarizer is None:
+            ja_summarizer = Summarizer(ja_summarizer_model, language="ja", **shared)
+        self.timings["load_s"] = time.perf_counter() - loading
+        return translator, summarizer, ja_summarizer
+
+    def execute(
+        self,
+        output: Path,
+        translator: Translator,
+        summarizer: Summarizer | None,
+        ja_summarizer: Summarizer | None,
+        *,
+        summary: str,
+        force: bool,
+        fail_fast: bool,
+    ) -> RunResult:
+        """Resume, translate what is left, and finish the folder."""
+        described = describe_models(translator, summarizer, ja_summarizer)
+        fingerprint = {"ja2en": versions()["ja2en"], "encoding": self.encoding, **described["fingerprint"]}
+        journal = Journal(output, fingerprint, force=force)
+        todo = [(d, s) for d, s in self.segmented if (d.id, d.sha256) not in journal.done]
+        resumed = len(self.segmented) - len(todo)
+        manifest = run_manifest(
+            self.plan, self.encoding, summary if summarizer or ja_summarizer else None, described["settings"]
+        )
+        journal.start({**manifest, "counts": {"documents_planned": len(self.plan.keep) + len(self.segmented)}})
+        self.documents_done = resumed
+        self.sentences_done = self.total_sentences - sum(len(sentences) for _, sentences in todo)
+        self.report("translating")
+        work = time.perf_counter()
+        write_seconds = 0.0
+        hits_before = translator.cache.hits if translator.cache else 0
+        watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
+        for item in _process_segmented(
+            todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=self.advance, on_stage=self.report
+        ):
+            watch.see(item)
+            if isinstance(item, DocumentError):
+                if fail_fast:
+                    raise item
+                self.errors.append(item)
+                continue
+            tick = time.perf_counter()
+            journal.append(item)
+            write_seconds += time.perf_counter() - tick
+            self.documents_done += 1
+            self.report("writing")
+        self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
+        self.timings["write_s"] = write_seconds
+        order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))
+        cache_hits = translator.cache.hits - hits_before if translator.cache else 0
+        result = finish_run(
+            journal, order, self.plan, manifest, self.errors,
+            input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
+            started=self.started, started_at=self.started_at,
+        )  # fmt: skip
+        if self.translation_cache:
+            self.translation_cache.close()
+        self.report("done")
+        return result
+
+
+def run_manifest(
+    plan: FolderPlan, encoding: str | None, summary: str | None, models: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The manifest of a run, as both engines write it (before the fingerprint and counts)."""
+    return {
+        "ja2en_version": versions()["ja2en"],
+        "inputs": list(plan.inputs),
+        "input_roots": list(plan.roots),
+        "settings": {"encoding": encoding, "summary": summary},
+        "models": models,
+        "versions": versions(),
+        **extra,
     }
-    journal.start(manifest)
 
-    state: dict[str, Any] = {
-        "stage": "translating",
-        "documents": resumed,
-        "sentences": total_sentences - sum(len(sentences) for _, sentences in todo),
-    }
 
-    def report(stage: str | None = None) -> None:
-        if stage:
-            state["stage"] = stage
-        if progress:
-            progress(Progress(str(state["stage"]), int(state["documents"]), len(segmented), int(state["sentences"]), total_sentences))
-
-    def advance(count: int) -> None:
-        state["sentences"] = int(state["sentences"]) + count
-        report()
-
-    report()
-    work = time.perf_counter()
-    write_seconds = 0.0
-    hits_before = translator.cache.hits if translator.cache else 0
-    for item in _process_segmented(
-        todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=advance, on_stage=report
-    ):
-        if isinstance(item, DocumentError):
-            if fail_fast:
-                raise item
-            errors.append(item)
-            continue
-        tick = time.perf_counter()
-        journal.append(item)
-        write_seconds += time.perf_counter() - tick
-        state["documents"] = int(state["documents"]) + 1
-        report("writing")
-    timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
-
-    timings["write_s"] = write_seconds
+def finish_run(
+    journal: Journal,
+    order: list[tuple[str, str]],
+    plan: FolderPlan,
+    manifest: dict[str, Any],
+    errors: Sequence[Ja2enError | dict[str, str]],
+    *,
+    input_files: int,
+    resumed: int,
+    cache_hits: int,
+    timings: dict[str, float],
+    started: float,
+    started_at: str,
+) -> RunResult:
+    """Write the folder's final files and the run's report; the end of a run for both engines."""
     finishing = time.perf_counter()
-    manifest["counts"] = {"input_files": input_files, "errors": len(errors)}
-    manifest["errors"] = [str(e) for e in errors]
-    written = [key for key in ((d.id, d.sha256) for d, _ in segmented) if key in journal.done]
-    cache_hits = translator.cache.hits - hits_before if translator.cache else 0
+    records = [e if isinstance(e, dict) else {"error": type(e).__name__, "message": str(e)} for e in errors]
+    # With --append, the earlier runs' errors stay listed beside this run's.
+    records = [e for e in plan.errors if e not in records] + records
+    manifest["counts"] = {"input_files": input_files, "errors": len(records)}
+    manifest["errors"] = [e["message"] for e in records]
+    current = len(order) - len(plan.keep)
 
     def this_run() -> dict[str, Any]:
         # What differs between an interrupted-and-resumed run and an uninterrupted one.
-        now = time.perf_counter()
+        end = time.perf_counter()
         return {
             "started_at": started_at,
-            "finished_at": _now(),
+            "finished_at": now(),
             "documents_resumed": resumed,
-            "documents_translated": len(written) - resumed,
+            "documents_translated": current - resumed,
+            "documents_kept": len(plan.keep),
+            "documents_removed": plan.removed,
+            "duplicate_lines_removed": journal.duplicate_lines,
             "sentences_from_cache": cache_hits,
-            "timings": {k: round(v, 3) for k, v in {**timings, "finish_s": now - finishing, "total_s": now - started}.items()},
+            "timings": {k: round(v, 3) for k, v in {**timings, "finish_s": end - finishing, "total_s": end - started}.items()},
         }
 
-    files, final = journal.finish(
-        written, [{"error": type(e).__name__, "message": str(e)} for e in errors], manifest, this_run
-    )
-    if translation_cache:
-        translation_cache.close()
-    report("done")
+    files, final = journal.finish(order, records, manifest, this_run)
     return RunResult(
         output_dir=journal.folder,
         files=files,
         documents=final["counts"]["documents"],
         sentences=final["counts"]["sentences"],
-        errors=tuple(str(e) for e in errors),
+        errors=tuple(e["message"] for e in records),
         seconds=time.perf_counter() - started,
         manifest=final,
+        removed=plan.removed,
+        kept=len(plan.keep),
+        repaired=journal.duplicate_lines,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def read_files(batch: Any, *, encoding: str | None) -> Any:
     """Ray task: files (file, path, root) → one row per document or unreadable input, segmented."""
     rows = []
     for file, path, root in zip(*(batch[name].to_pylist() for name in ("file", "path", "root")), strict=True):
-        for item, found in enumerate(read_file(Path(path), Path(root), encoding=encoding)):
+        for item, found in enumerate(read_file(Path(os.fsdecode(path)), Path(os.fsdecode(root)), encoding=encoding)):
             rows.append(
                 _error_row(found, file, item) if isinstance(found, InputError) else _document_row(found, file, item)
             )

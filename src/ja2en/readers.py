@@ -16,8 +16,9 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import DecodeError, InputError
+from .errors import DecodeError, InputError, display_path
 from .records import Document
+from .writers import LOCK_FILE, MANIFEST_FILE
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl",)
@@ -73,7 +74,7 @@ def decode_bytes(data: bytes, *, path: Path | str, encoding: str | None = None) 
             raise DecodeError.forced(path, encoding, f"byte {exc.start}") from None
     if b"\x00" in data:
         raise InputError(
-            f"{path}: looks like a binary file (it contains NUL bytes); remove it from the input, "
+            f"{display_path(path)}: looks like a binary file (it contains NUL bytes); remove it from the input, "
             "or re-save it as UTF-8 if it is UTF-16 text"
         )
     if data.startswith(codecs.BOM_UTF8):
@@ -109,12 +110,29 @@ def decode_bytes(data: bytes, *, path: Path | str, encoding: str | None = None) 
     return text, name
 
 
-def _walk(folder: Path) -> Iterator[Path | InputError]:
-    """Every non-hidden file below `folder`, sorted; unlistable folders come back as errors."""
+def is_output_folder(folder: Path | str) -> bool:
+    """Whether `folder` holds the outputs of a ja2en run (its lock file or manifest)."""
+    folder = Path(folder)
+    if (folder / LOCK_FILE).is_file():
+        return True
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "ja2en_version" in manifest
+
+
+def _walk(folder: Path, exclude: set[str], skipped: list[str]) -> Iterator[Path | InputError]:
+    """Every non-hidden file below `folder`, sorted; unlistable folders come back as errors.
+
+    Folders in `exclude` (real paths) and folders holding a ja2en run's outputs are not
+    entered (a run's own output folder inside its input folder would otherwise be read
+    back as input on every re-run); their paths are added to `skipped`.
+    """
     problems: list[InputError] = []
 
     def unlistable(error: OSError) -> None:
-        problems.append(InputError(f"{error.filename}: cannot list this folder ({error.strerror}); check its permissions"))
+        problems.append(InputError(f"{display_path(error.filename)}: cannot list this folder ({error.strerror}); check its permissions"))
 
     seen: set[str] = set()  # real paths of folders, so a symlink loop is walked once
     found: list[Path] = []
@@ -124,21 +142,30 @@ def _walk(folder: Path) -> Iterator[Path | InputError]:
             folders[:] = []
             continue
         seen.add(real)
+        if real in exclude or (Path(here) != folder and is_output_folder(here)):
+            skipped.append(display_path(here))
+            folders[:] = []
+            continue
         folders[:] = [name for name in folders if not name.startswith(".")]
         found.extend(Path(here) / name for name in files if not name.startswith("."))
     yield from problems
     yield from sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | InputError]:
+def list_input_files(
+    inputs: Iterable[Path | str], *, exclude: Iterable[Path | str] = (), skipped: list[str] | None = None
+) -> list[tuple[Path, Path] | InputError]:
     """Expand files and folders into (file, root) pairs: folders recursively, sorted, stable.
 
     Hidden files and folders (names starting with '.') are skipped. Inside folders, a file
     that is not .txt/.md/.jsonl, a broken symbolic link, or a folder that cannot be listed
     comes back as an InputError in its place, so nothing is skipped without a word; a file
-    named explicitly is always read.
+    named explicitly is always read. Folders in `exclude` (a run's output folder) and
+    folders holding ja2en outputs are not entered: their paths go into `skipped`.
     """
     found: list[tuple[Path, Path] | InputError] = []
+    excluded = {os.path.realpath(folder) for folder in exclude}
+    skipped = [] if skipped is None else skipped
     seen: set[str] = set()  # real paths: overlapping inputs (a folder and a file in it) read a file once
 
     def add(file: Path, root: Path) -> None:
@@ -150,7 +177,7 @@ def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | I
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            for item in _walk(path):
+            for item in _walk(path, excluded, skipped):
                 if isinstance(item, InputError):
                     found.append(item)
                 elif item.is_symlink() and not item.exists():
@@ -158,7 +185,7 @@ def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | I
                 elif item.suffix.lower() not in SUPPORTED_SUFFIXES:
                     found.append(
                         InputError(
-                            f"{item}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
+                            f"{display_path(item)}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
                             "convert it to .txt, .md or .jsonl, or move it out of the input folder"
                         )
                     )
@@ -173,20 +200,20 @@ def list_input_files(inputs: Iterable[Path | str]) -> list[tuple[Path, Path] | I
         elif path.exists():
             found.append(_not_regular(path))
         else:
-            found.append(InputError(f"{path}: no such file or folder; check the path"))
+            found.append(InputError(f"{display_path(path)}: no such file or folder; check the path"))
     return found
 
 
 def _not_regular(path: Path) -> InputError:
-    return InputError(f"{path}: not a regular file (a pipe, socket or device); copy its text into a .txt file")
+    return InputError(f"{display_path(path)}: not a regular file (a pipe, socket or device); copy its text into a .txt file")
 
 
 def _broken_link(path: Path) -> InputError:
-    return InputError(f"{path}: broken symbolic link (to {os.readlink(path)}); fix or remove it")
+    return InputError(f"{display_path(path)}: broken symbolic link (to {display_path(os.readlink(path))}); fix or remove it")
 
 
 def _document_id(path: Path, root: Path) -> str:
-    return path.relative_to(root).with_suffix("").as_posix()
+    return display_path(path.relative_to(root).with_suffix("").as_posix())
 
 
 def read_file(path: Path, root: Path, *, encoding: str | None = None) -> Iterator[Document | InputError]:
@@ -194,10 +221,10 @@ def read_file(path: Path, root: Path, *, encoding: str | None = None) -> Iterato
     try:
         data = path.read_bytes()
     except OSError as exc:
-        yield InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions")
+        yield InputError(f"{display_path(path)}: cannot be read ({exc.strerror}); check its permissions")
         return
     try:
-        text, used = decode_bytes(data, path=path, encoding=encoding)
+        text, used = decode_bytes(data, path=display_path(path), encoding=encoding)
     except InputError as exc:
         yield exc
         return
@@ -207,11 +234,11 @@ def read_file(path: Path, root: Path, *, encoding: str | None = None) -> Iterato
         return
     normalized = normalize_text(text)
     if not normalized.strip():
-        yield InputError(f"{path}: empty document; remove it or add text")
+        yield InputError(f"{display_path(path)}: empty document; remove it or add text")
         return
     yield Document(
         id=doc_id,
-        source=path.as_posix(),
+        source=display_path(path.as_posix()),
         sha256=hashlib.sha256(data).hexdigest(),
         encoding=used,
         text=normalized,
@@ -223,10 +250,10 @@ def _read_jsonl(
 ) -> Iterator[Document | InputError]:
     # Lines are split on \n only: \r\n is handled by json, and U+2028 may occur inside strings.
     if not text.strip():
-        yield InputError(f'{path}: no records; each line must be an object like {{"id": ..., "text": ...}}')
+        yield InputError(f'{display_path(path)}: no records; each line must be an object like {{"id": ..., "text": ...}}')
         return
     for number, line in enumerate(text.split("\n"), start=1):
-        where = f"{path}:{number}"
+        where = f"{display_path(path)}:{number}"
         if not line.strip():
             continue
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,32 @@ def prepare_output_dir(path: Path | str) -> Path:
     except OSError as exc:
         raise OutputError(f"{output}: cannot write the output folder ({exc.strerror}); choose another with -o") from None
     return output
+
+
+@contextmanager
+def claim_output_dir(path: Path | str) -> Iterator[Path]:
+    """Create (if needed) and lock the output folder for one run; OutputError if another run holds it.
+
+    A folder this call created is removed again when the run fails before writing into
+    it, so a wrong option never leaves an empty folder behind.
+    """
+    output = Path(path)
+    created = not output.exists()
+    folder = prepare_output_dir(output)
+    lock = OutputLock(folder).acquire()
+    try:
+        yield folder
+    except BaseException:
+        lock.release()
+        if created:
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            try:
+                folder.rmdir()  # only when empty: anything written stays
+            except OSError:
+                pass
+        raise
+    finally:
+        lock.release()
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
