@@ -7,7 +7,7 @@ import pytest
 
 from ja2en import ModelError, resolve_model
 from ja2en.errors import DeviceError
-from ja2en.models import load_seq2seq, resolve_device, resolve_dtype
+from ja2en.models import SOURCE_FILE, load_seq2seq, resolve_device, resolve_dtype
 
 
 def test_local_folder_resolves_to_itself_with_a_content_revision(tiny_marian: Path, tmp_path: Path) -> None:
@@ -134,4 +134,89 @@ def test_unknown_hub_id_says_to_check_it(monkeypatch: pytest.MonkeyPatch) -> Non
     assert str(error.value) == (
         "translation model 'nobody/no-such-model' was not found on the Hugging Face Hub; check the id, "
         "or log in with `hf auth login` if it is private"
+    )
+
+
+BACKENDS = ["torch", "ct2"]
+
+
+def _copy(model: Path, target: Path, *, without: tuple[str, ...] = ()) -> Path:
+    import shutil
+
+    shutil.copytree(model, target)
+    for name in without:
+        (target / name).unlink()
+    return target
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_marian_folder_without_its_tokenizer_files_names_them(
+    tiny_marian: Path, tmp_path: Path, backend: str, monkeypatch
+) -> None:
+    from ja2en import Translator
+
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    folder = _copy(tiny_marian, tmp_path / "marian", without=("source.spm", "target.spm", "vocab.json"))
+    with pytest.raises(ModelError) as error:
+        Translator(str(folder), device="cpu", backend=backend)
+    assert str(error.value) == (
+        f"translation model folder '{folder}' is missing tokenizer files (source.spm, target.spm and vocab.json); "
+        "copy the complete folder again, as `save_pretrained` or `hf download ... --local-dir` made it"
+    )
+    (folder / "vocab.json").write_bytes((tiny_marian / "vocab.json").read_bytes())
+    (folder / "source.spm").write_bytes((tiny_marian / "source.spm").read_bytes())
+    with pytest.raises(ModelError, match=r"is missing tokenizer files \(target\.spm\); "):
+        Translator(str(folder), device="cpu", backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bart_folder_without_its_tokenizer_files_names_them(tiny_bart: Path, tmp_path: Path, backend: str, monkeypatch) -> None:
+    # transformers itself loads this "tokenizer" without a word: five special tokens, no
+    # vocabulary, and every summary comes out empty.
+    from ja2en import Summarizer, Translator
+
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    folder = _copy(tiny_bart, tmp_path / "bart", without=("tokenizer.json",))
+    for model_user, role in ((Summarizer, "summarization"), (Translator, "translation")):
+        with pytest.raises(ModelError) as error:
+            model_user(str(folder), device="cpu", backend=backend)
+        assert str(error.value) == (
+            f"{role} model folder '{folder}' is missing tokenizer files (tokenizer.json, or vocab.json and merges.txt); "
+            "copy the complete folder again, as `save_pretrained` or `hf download ... --local-dir` made it"
+        )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_truncated_weights_file_is_named_with_how_to_get_it_again(
+    tiny_marian: Path, tmp_path: Path, backend: str, monkeypatch
+) -> None:
+    from ja2en import Translator
+
+    # A Hub id in the local store, as `ja2en models download` leaves it, cut short as an
+    # interrupted copy would.
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))  # where ct2 may keep a conversion
+    folder = _copy(tiny_marian, tmp_path / "models" / "org" / "tiny-mt")
+    (folder / SOURCE_FILE).write_text(json.dumps({"hub_id": "org/tiny-mt", "revision": "0" * 40}), encoding="utf-8")
+    weights = folder / "model.safetensors"
+    size = weights.stat().st_size
+    with weights.open("r+b") as handle:
+        handle.truncate(size // 2)
+    with pytest.raises(ModelError) as error:
+        Translator("org/tiny-mt", device="cpu", backend=backend)
+    assert str(error.value) == (
+        f"translation model folder '{folder}' has a truncated or corrupt model.safetensors "
+        f"({size // 2} bytes where its header describes {size}); "
+        "re-download it with `ja2en models download org/tiny-mt` or copy the complete folder"
+    )
+
+
+def test_a_folder_with_no_weights_says_so(tiny_marian: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_marian, tmp_path / "marian", without=("model.safetensors",))
+    loaded = load_seq2seq(str(folder), role="translation", device="cpu")  # tokenizer and config are enough so far
+    with pytest.raises(ModelError) as error:
+        loaded.model
+    assert str(error.value) == (
+        f"translation model folder '{folder}' has no weights (model.safetensors or pytorch_model.bin); "
+        "copy the complete folder again, as `save_pretrained` or `hf download ... --local-dir` made it"
     )

@@ -200,7 +200,13 @@ def load_backend(name: str, loaded: LoadedModel, *, quantize: bool = True, compu
         raise ModelError(f"the {name} backend needs {package}: pip install '{package}>=4.5'")
     module, _, cls = target.partition(":")
     options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
-    return getattr(importlib.import_module(module), cls)(loaded, **options)
+    try:
+        return getattr(importlib.import_module(module), cls)(loaded, **options)
+    except ModelError:
+        # ct2's converter fails on damaged weights with a message that blames the model's
+        # architecture; checked only now, since a converted copy works without them.
+        loaded.check_weights()
+        raise
 
 
 def check_backend_name(name: str) -> None:

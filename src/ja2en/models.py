@@ -248,7 +248,10 @@ class LoadedModel:
         from transformers import AutoModelForSeq2SeqLM
         from transformers.utils import logging as hf_logging
 
+        from safetensors import SafetensorError
+
         role, name = self.role, self.resolved.name
+        self.check_weights()
         # The library never prints: transformers' own "Loading weights" bar is hushed, and
         # restored afterwards for the caller's sake.
         bars_were_on = hf_logging.is_progress_bar_enabled()
@@ -259,6 +262,11 @@ class LoadedModel:
             )
         except (OSError, ValueError, ImportError) as exc:
             raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
+        except (SafetensorError, RuntimeError) as exc:  # damage check_weights cannot see from the outside
+            raise ModelError(
+                f"{role} model folder '{self.resolved.path}' has unreadable weights ({_first_line(exc)}); "
+                f"{_refetch_hint(self.resolved)}"
+            ) from None
         finally:
             if bars_were_on:
                 hf_logging.enable_progress_bar()
@@ -267,6 +275,16 @@ class LoadedModel:
         model.to(self.device)
         model.eval()
         return model
+
+    def check_weights(self) -> None:
+        """ModelError naming the file if the folder's weights are missing, truncated or corrupt.
+
+        Reads only headers and sizes, so a broken download is named before a loader fails
+        on it with its own traceback (safetensors, torch) or a misleading message (ct2).
+        """
+        problem = _weights_problem(self.resolved.path)
+        if problem:
+            raise ModelError(f"{self.role} model folder '{self.resolved.path}' {problem}; {_refetch_hint(self.resolved)}")
 
     def max_input_tokens(self) -> int:
         """The longest input the model accepts, special tokens included."""
@@ -319,11 +337,118 @@ def load_seq2seq(
             f"{role} model '{name}' is a '{config.model_type}' model, not a sequence-to-sequence "
             "(encoder-decoder) model; use a Marian, BART, T5, M2M100 or NLLB model"
         )
+    missing = _missing_tokenizer_files(resolved.path, config)
+    if missing:
+        raise ModelError(
+            f"{role} model folder '{resolved.path}' is missing tokenizer files ({missing}); {_refetch_hint(resolved)}"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, ImportError) as exc:
+    except (OSError, ValueError, ImportError, TypeError) as exc:  # TypeError: a tokenizer file it needed is missing
         raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
     return LoadedModel(resolved, tokenizer, config, device, dtype, trust_remote_code=trust_remote_code, role=role)
+
+
+def _refetch_hint(resolved: ResolvedModel) -> str:
+    """How to get a complete copy of a model whose folder is incomplete or damaged."""
+    try:  # downloaded into the store by `ja2en models download`
+        hub_id: str | None = str(json.loads((resolved.path / SOURCE_FILE).read_text(encoding="utf-8"))["hub_id"])
+    except (OSError, ValueError, KeyError):
+        # a Hub id found in the store or the Hugging Face cache, or else a folder of the user's
+        hub_id = None if Path(resolved.name).expanduser().is_dir() else resolved.name
+    if hub_id:
+        return f"re-download it with `ja2en models download {hub_id}` or copy the complete folder"
+    return "copy the complete folder again, as `save_pretrained` or `hf download ... --local-dir` made it"
+
+
+# Tokenizer files a folder may lack: settings have defaults, tokenizer.json is only one
+# way to ship a tokenizer, and Marian's target_vocab.json is only for separate vocabularies.
+_OPTIONAL_TOKENIZER_FILES = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "target_vocab.json",
+}  # fmt: skip
+
+
+def _missing_tokenizer_files(path: Path, config: Any) -> str | None:
+    """The vocabulary files the model's tokenizer needs that `path` lacks, for a message;
+    None when nothing is missing or the tokenizer class is not one transformers knows.
+
+    Checked before loading because transformers fails on a missing file with a TypeError
+    deep inside (Marian), or not at all, with a tokenizer of five tokens (BART).
+    """
+    if (path / "tokenizer.json").is_file():
+        return None
+    try:
+        from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES, tokenizer_class_from_name
+
+        settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        settings = {}
+    except ImportError:  # transformers moved its tables: let the loader speak for itself
+        return None
+    name = settings.get("tokenizer_class") or TOKENIZER_MAPPING_NAMES.get(getattr(config, "model_type", ""))
+    if isinstance(name, (tuple, list)):  # (slow, fast) in older releases
+        name = next((n for n in name if n), None)
+    tokenizer_class = tokenizer_class_from_name(name) if isinstance(name, str) else None
+    files = list((getattr(tokenizer_class, "vocab_files_names", None) or {}).values())
+    missing = [f for f in files if f not in _OPTIONAL_TOKENIZER_FILES and not (path / f).is_file()]
+    if not missing:
+        return None
+    needed = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+    return f"tokenizer.json, or {needed}" if "tokenizer.json" in files else needed
+
+
+def _weights_problem(path: Path) -> str | None:
+    """What is wrong with the weights in `path`, as the end of "<folder> ..."; None if they look whole.
+
+    Sizes and headers only: a safetensors file must be exactly as long as its header
+    says, a zip-format torch file must have its central directory (written last).
+    """
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, KeyError, AttributeError):
+            return f"has an unreadable {index.name}"
+        absent = [shard for shard in shards if not (path / shard).is_file()]
+        if absent:
+            return f"is missing weights files ({', '.join(absent)})"
+    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
+    if not files:
+        return "has no weights (model.safetensors or pytorch_model.bin)"
+    for file in files:
+        damage = _safetensors_damage(file) if file.suffix == ".safetensors" else _torch_zip_damage(file)
+        if damage:
+            return f"has a truncated or corrupt {file.name} ({damage})"
+    return None
+
+
+def _safetensors_damage(file: Path) -> str | None:
+    size = file.stat().st_size
+    with file.open("rb") as handle:
+        prefix = handle.read(8)
+        header_size = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+        if header_size < 0 or 8 + header_size > size:
+            return f"{size} bytes, too short for its own header"
+        try:
+            header = json.loads(handle.read(header_size))
+            ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return "its header is not valid"
+    expected = 8 + header_size + max(ends, default=0)
+    if size != expected:
+        return f"{size} bytes where its header describes {expected}"
+    return None
+
+
+def _torch_zip_damage(file: Path) -> str | None:
+    import zipfile
+
+    with file.open("rb") as handle:
+        is_zip = handle.read(4) == b"PK\x03\x04"
+    # torch.save writes a zip; older pickle-only files cannot be checked without loading them.
+    if is_zip and not zipfile.is_zipfile(file):
+        return f"{file.stat().st_size} bytes, its end is missing"
+    return None
 
 
 def _needs_remote_code(path: Path) -> bool:
