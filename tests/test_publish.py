@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ja2en import InputError, PairFilter, PublishError, build_dataset, publish, translate_documents
+from ja2en import InputError, OutputError, PairFilter, PublishError, build_dataset, publish, translate_documents
 from ja2en.cli import app
+from ja2en.errors import Ja2enWarning
+
+publish_module = importlib.import_module("ja2en.publish")  # `ja2en.publish` is the function
 
 DOCS = {
     "a.txt": "株価は大幅に下落した。会議は延期された。\n本当におめでとうございます!\n",
@@ -226,3 +231,179 @@ def test_cli_needs_a_repo_id_to_push(run_dir: Path) -> None:
     result = CliRunner().invoke(app, ["publish", str(run_dir)])
     assert result.exit_code == 2
     assert result.stderr == "error: --repo-id ORG/NAME is needed to push; add --dry-run to only build the dataset locally\n"
+
+
+# --- where the dataset is built: never over the user's files ---------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` (the lock file aside), by relative path."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != ".ja2en.lock"
+    }
+
+
+def _column(local: Path, config: str, name: str) -> list:
+    """One column of a built config, read from its Parquet files (`load_dataset` may answer
+    from its cache for a folder rebuilt within the same second)."""
+    import pyarrow.parquet as pq
+
+    return [v for path in sorted((local / "data" / config).glob("*.parquet")) for v in pq.read_table(path)[name].to_pylist()]
+
+
+def _copy_run(run_dir: Path, target: Path) -> Path:
+    shutil.copytree(run_dir, target)
+    return target
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_run_folder_as_local_dir_is_refused_and_keeps_every_file(run_dir: Path, tmp_path: Path, overwrite: bool) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    before = _snapshot(run)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run, run, overwrite=overwrite)
+    assert str(error.value) == (
+        f"--local-dir {run} is the run folder; building the dataset there would replace the run's own files; "
+        f"choose another folder, such as {run / 'hf-dataset'}"
+    )
+    assert _snapshot(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_cli_refuses_the_run_folder_as_local_dir_in_one_line(run_dir: Path, tmp_path: Path) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    before = _snapshot(run)
+    result = CliRunner().invoke(app, ["publish", str(run), "--dry-run", "--local-dir", str(run)])
+    assert result.exit_code == 4
+    assert result.stderr == (
+        f"error: --local-dir {run} is the run folder; building the dataset there would replace the run's own files; "
+        f"choose another folder, such as {run / 'hf-dataset'}\n"
+    )
+    assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_holding_the_run_is_refused_even_with_overwrite(run_dir: Path, tmp_path: Path, overwrite: bool) -> None:
+    project = tmp_path / "project"
+    run = _copy_run(run_dir, project / "run")
+    (project / "notes.txt").write_text("my notes", encoding="utf-8")
+    before = _snapshot(project)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run, project, overwrite=overwrite)
+    assert str(error.value) == (
+        f"--local-dir {project} holds the run folder {run}; building the dataset there would replace it; "
+        f"choose another folder, such as {run / 'hf-dataset'}"
+    )
+    assert _snapshot(project) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(run_dir: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("my notes", encoding="utf-8")
+    (mine / "sub" / "draft.txt").write_text("draft", encoding="utf-8")
+    before = _snapshot(mine)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run_dir, mine)
+    assert str(error.value) == (
+        f"--local-dir {mine} holds files ja2en did not write (notes.txt, sub); choose an empty or new folder, "
+        f"or pass --overwrite to move it aside to {mine}.replaced-<time> and build there"
+    )
+    assert _snapshot(mine) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_a_file_as_local_dir_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "ds").write_text("a file", encoding="utf-8")
+    with pytest.raises(OutputError) as error:
+        build_dataset(run_dir, tmp_path / "ds", overwrite=True)
+    assert str(error.value) == f"--local-dir {tmp_path / 'ds'} is a file, not a folder; choose another folder"
+    assert (tmp_path / "ds").read_text(encoding="utf-8") == "a file"
+
+
+def test_overwrite_moves_a_folder_of_other_files_aside_and_deletes_nothing(run_dir: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes", encoding="utf-8")
+    before = _snapshot(mine)
+    with pytest.warns(Ja2enWarning) as warned:
+        result = build_dataset(run_dir, mine, overwrite=True)
+    aside = result.moved_aside
+    assert aside is not None and aside.parent == tmp_path
+    assert re.fullmatch(r"mine\.replaced-\d{8}-\d{6}", aside.name)
+    assert _snapshot(aside) == before
+    assert [str(w.message) for w in warned] == [f"--local-dir {mine} held files ja2en did not write; they are now in {aside}"]
+    assert (mine / "README.md").is_file() and not (mine / "notes.txt").exists()
+
+
+def test_publishing_again_replaces_the_previous_build(run_dir: Path, tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    build_dataset(run_dir, ds, pair_filter=PairFilter(dedup=True))
+    # What `upload_large_folder` leaves in a pushed folder to resume an upload.
+    (ds / ".cache" / "huggingface").mkdir(parents=True)
+    (ds / ".cache" / "huggingface" / "upload.json").write_text("{}", encoding="utf-8")
+    result = build_dataset(run_dir, ds)
+    assert result.rows["sentences"] == 5 and result.moved_aside is None
+    assert len(_column(ds, "sentences", "doc_id")) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no staging or old build left beside it
+
+
+def test_a_build_by_an_older_ja2en_without_the_marker_is_replaced(run_dir: Path, tmp_path: Path) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    build_dataset(run, run / "hf-dataset", shard_bytes=1)
+    (run / "hf-dataset" / ".ja2en-dataset.json").unlink()  # what ja2en 0.1.0 left in the default place
+    result = build_dataset(run, run / "hf-dataset", pair_filter=PairFilter(dedup=True))
+    assert result.rows["sentences"] == 4 and result.moved_aside is None
+    assert len(_column(run / "hf-dataset", "sentences", "doc_id")) == 4
+    assert sorted(p.name for p in run.iterdir() if p.name.endswith("hf-dataset") or "ja2en-" in p.name) == ["hf-dataset"]
+
+
+def test_a_folder_that_only_looks_like_an_unmarked_build_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    (ds / "data" / "sentences").mkdir(parents=True)
+    (ds / "README.md").write_text("# My own dataset\n", encoding="utf-8")
+    (ds / "data" / "sentences" / "train-00000-of-00001.parquet").write_bytes(b"mine")
+    before = _snapshot(ds)
+    with pytest.raises(OutputError, match="holds files ja2en did not write \\(README.md, data\\)"):
+        build_dataset(run_dir, ds)
+    assert _snapshot(ds) == before
+
+
+def test_a_previous_build_with_a_file_added_by_hand_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    build_dataset(run_dir, ds)
+    (ds / "data" / "NOTES.md").write_text("mine", encoding="utf-8")
+    before = _snapshot(ds)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run_dir, ds)
+    assert str(error.value) == (
+        f"--local-dir {ds} holds files ja2en did not write (data/NOTES.md); choose an empty or new folder, "
+        f"or pass --overwrite to move it aside to {ds}.replaced-<time> and build there"
+    )
+    assert _snapshot(ds) == before
+
+
+def test_an_empty_folder_is_built_into(run_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "ds").mkdir()
+    build_dataset(run_dir, tmp_path / "ds")
+    assert (tmp_path / "ds" / "README.md").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_a_build_that_fails_midway_keeps_the_previous_one(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    ds = tmp_path / "ds"
+    build_dataset(run_dir, ds)
+    before = _snapshot(ds)
+
+    def failing_card(**kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish_module, "card_body", failing_card)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run_dir, ds, pair_filter=PairFilter(dedup=True))
+    assert str(error.value) == f"{ds}: cannot write the dataset (No space left on device); choose another --local-dir"
+    assert _snapshot(ds) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]

@@ -2,26 +2,40 @@
 
 The build streams documents.jsonl into size-bounded Parquet shards per config, in the
 layout the Hub serves (`data/<config>/train-NNNNN-of-NNNNN.parquet`), with the features
-embedded so `load_dataset` gives back exactly the declared types. It is built in a
-staging folder and swapped into place whole. The push is separate: when it fails
-(offline, no token, refused), the local build stays and the error says how to retry.
+embedded so `load_dataset` gives back exactly the declared types.
+
+The build is written into a fresh hidden staging folder beside the target, marked with
+`.ja2en-dataset.json` (the files it wrote), and only then swapped into place. ja2en never
+deletes what it did not write: the target must be new, empty, or a previous ja2en build
+holding nothing else; it may never be the run folder or hold it. A previous build is
+renamed aside, the new one renamed in, and only then the old one deleted, so a crash
+midway never loses both. With `overwrite`, a folder of other files is renamed aside to
+`NAME.replaced-<time>`, not deleted. The push is separate: when it fails (offline, no
+token, refused), the local build stays and the error says how to retry.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .card import card_body, card_metadata, dataset_license
 from .corpus import FilterCounts, PairFilter, RunOutput, select_pairs
-from .errors import InputError, OutputError, PublishError
+from .errors import InputError, Ja2enWarning, OutputError, PublishError
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
 _ROW_BYTES_GUESS = 512  # a sentence pair in Arrow; sizes batches so one never spans many shards
+DATASET_MARKER = ".ja2en-dataset.json"  # in every folder ja2en builds: the files it wrote there
+_HUB_UPLOAD_STATE = ".cache/huggingface"  # what huggingface_hub leaves in a pushed folder to resume
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,7 @@ class BuildResult:
     rows: dict[str, int]  # config → rows
     shards: dict[str, int]  # config → Parquet files
     filter_counts: FilterCounts
+    moved_aside: Path | None = None  # where `overwrite` moved the folder's previous contents
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +150,54 @@ def build_dataset(
     license: str | None = None,
     pair_filter: PairFilter = PairFilter(),
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    overwrite: bool = False,
 ) -> BuildResult:
-    """Build the `sentences` and `documents` configs and the card into `local_dir`."""
-    from huggingface_hub import DatasetCard
+    """Build the `sentences` and `documents` configs and the card into `local_dir`.
 
-    output = RunOutput(output_dir)
+    `overwrite`: build even into a folder of other files, which is moved aside (never
+    deleted).
+    """
     local = Path(local_dir)
+    _check_local_dir(Path(output_dir), local, overwrite)  # before any reading: a wrong path fails at once
+    output = RunOutput(output_dir)
     models = [info["name"] for info in output.manifest.get("models", {}).values() if info]
     license_id = dataset_license(models, license)
+    staging: Path | None = None
+    try:
+        staging = _make_staging(local)
+        rows, shards, counts = _write_build(
+            output, staging, repo_id=repo_id, pretty_name=pretty_name, description=description,
+            license_id=license_id, pair_filter=pair_filter, shard_bytes=shard_bytes,
+        )  # fmt: skip
+        moved_aside = _swap_in(staging, output.folder, local, overwrite)
+    except OSError as exc:
+        raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
+    finally:
+        if staging is not None:  # ours, by its fresh random name; gone once swapped in
+            shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(
+        local_dir=local,
+        license=license_id,
+        rows=rows,
+        shards=shards,
+        filter_counts=counts,
+        moved_aside=moved_aside,
+    )
+
+
+def _write_build(
+    output: RunOutput,
+    staging: Path,
+    *,
+    repo_id: str | None,
+    pretty_name: str | None,
+    description: str | None,
+    license_id: str,
+    pair_filter: PairFilter,
+    shard_bytes: int,
+) -> tuple[dict[str, int], dict[str, int], FilterCounts]:
+    """Write both configs, the card and the marker into `staging`; return (rows, shards, filter counts)."""
+    from huggingface_hub import DatasetCard
 
     columns: set[str] = set()
     with_summary_ja = False
@@ -152,51 +207,183 @@ def build_dataset(
             columns.update(key for key in ("score", "flags") if pair.get(key) is not None)
     features = _features(columns, with_summary_ja)
 
-    staging = local.with_name(local.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        counts = FilterCounts()
-        sentence_rows = (
-            {
-                "doc_id": row.doc_id,
-                "paragraph": row.paragraph,
-                "sentence": row.sentence,
-                "translation": {"ja": row.ja, "en": row.en},
-                **({"score": row.score} if "score" in columns else {}),
-                **({"flags": list(row.flags)} if "flags" in columns else {}),
-            }
-            for row in select_pairs(output, pair_filter, counts)
-        )
-        n_sentences, s_shards = _write_shards(sentence_rows, features["sentences"], staging / "data" / "sentences", shard_bytes)
-        document_rows = (_document_row(doc, with_summary_ja) for doc in output.documents())
-        n_documents, d_shards = _write_shards(document_rows, features["documents"], staging / "data" / "documents", shard_bytes)
-
-        name = pretty_name or (repo_id.split("/")[-1] if repo_id else f"ja2en corpus ({output.folder.name})")
-        metadata = card_metadata(license_id=license_id, pretty_name=name, sentence_rows=n_sentences, features=features)
-        body = card_body(
-            pretty_name=name,
-            repo_id=repo_id,
-            description=description,
-            manifest=output.manifest,
-            license_id=license_id,
-            counts={"documents": n_documents, "filter": counts.to_dict(), "columns": columns},
-        )
-        # DatasetCard parses the YAML back: a card the Hub would reject fails here, not there.
-        DatasetCard("---\n" + _yaml(metadata) + "---\n\n" + body).save(staging / "README.md")
-        shutil.rmtree(local, ignore_errors=True)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(local)
-    except OSError as exc:
-        raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return BuildResult(
-        local_dir=local,
-        license=license_id,
-        rows={"sentences": n_sentences, "documents": n_documents},
-        shards={"sentences": s_shards, "documents": d_shards},
-        filter_counts=counts,
+    counts = FilterCounts()
+    sentence_rows = (
+        {
+            "doc_id": row.doc_id,
+            "paragraph": row.paragraph,
+            "sentence": row.sentence,
+            "translation": {"ja": row.ja, "en": row.en},
+            **({"score": row.score} if "score" in columns else {}),
+            **({"flags": list(row.flags)} if "flags" in columns else {}),
+        }
+        for row in select_pairs(output, pair_filter, counts)
     )
+    n_sentences, s_shards = _write_shards(sentence_rows, features["sentences"], staging / "data" / "sentences", shard_bytes)
+    document_rows = (_document_row(doc, with_summary_ja) for doc in output.documents())
+    n_documents, d_shards = _write_shards(document_rows, features["documents"], staging / "data" / "documents", shard_bytes)
+
+    name = pretty_name or (repo_id.split("/")[-1] if repo_id else f"ja2en corpus ({output.folder.name})")
+    metadata = card_metadata(license_id=license_id, pretty_name=name, sentence_rows=n_sentences, features=features)
+    body = card_body(
+        pretty_name=name,
+        repo_id=repo_id,
+        description=description,
+        manifest=output.manifest,
+        license_id=license_id,
+        counts={"documents": n_documents, "filter": counts.to_dict(), "columns": columns},
+    )
+    # DatasetCard parses the YAML back: a card the Hub would reject fails here, not there.
+    DatasetCard("---\n" + _yaml(metadata) + "---\n\n" + body).save(staging / "README.md")
+    _write_marker(staging)
+    return (
+        {"sentences": n_sentences, "documents": n_documents},
+        {"sentences": s_shards, "documents": d_shards},
+        counts,
+    )
+
+
+def _write_marker(folder: Path) -> None:
+    """Mark `folder` as a ja2en build, listing its files: the only ones a rebuild may delete."""
+    from . import __version__  # here, not at import time: the package imports this module
+
+    files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    marker = {"created_by": "ja2en", "ja2en_version": __version__, "files": files}
+    (folder / DATASET_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_local_dir(run: Path, local: Path, overwrite: bool) -> str:
+    """What `local` is now ("new", "empty", "build" or "foreign"); OutputError where ja2en must not build."""
+    target, run_folder = local.resolve(), run.resolve()
+    suggestion = f"choose another folder, such as {run / 'hf-dataset'}"
+    if target == run_folder:
+        raise OutputError(
+            f"--local-dir {local} is the run folder; building the dataset there would replace the run's own files; "
+            + suggestion
+        )
+    if run_folder.is_relative_to(target):
+        raise OutputError(
+            f"--local-dir {local} holds the run folder {run}; building the dataset there would replace it; " + suggestion
+        )
+    if not target.exists():
+        return "new"
+    if not target.is_dir():
+        raise OutputError(f"--local-dir {local} is a file, not a folder; choose another folder")
+    foreign = _foreign_entries(target)
+    if not foreign:
+        return "build" if any(target.iterdir()) else "empty"
+    if not overwrite:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputError(
+            f"--local-dir {local} holds files ja2en did not write ({shown}); choose an empty or new folder, "
+            f"or pass --overwrite to move it aside to {local}.replaced-<time> and build there"
+        )
+    return "foreign"
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """What in `folder` no ja2en build wrote, as relative paths (top-level names if it is no build at all)."""
+    ours = _build_files(folder)
+    if ours is None:
+        # Not a build of ours: name what is there, without walking what may be a whole home folder.
+        return sorted(entry.name for entry in folder.iterdir())
+    folders = {parent.as_posix() for name in ours for parent in Path(name).parents}
+    foreign = []
+    for here, subfolders, files in os.walk(folder):
+        relative = Path(here).relative_to(folder)
+        descend = []
+        for name in sorted(subfolders):
+            path = (relative / name).as_posix()
+            if path in folders or path == ".cache":
+                descend.append(name)
+            elif not _is_upload_state(path):
+                foreign.append(path)
+        subfolders[:] = descend
+        foreign += [
+            path
+            for path in ((relative / name).as_posix() for name in sorted(files))
+            if path not in ours and not _is_upload_state(path)
+        ]
+    return sorted(foreign)
+
+
+def _build_files(folder: Path) -> set[str] | None:
+    """The files a ja2en build wrote in `folder` (its marker's list), or None if it is no ja2en build.
+
+    A build by ja2en 0.1.0, which wrote no marker, is recognized by its exact layout: a
+    README.md tagged ja2en and nothing but `data/{sentences,documents}/train-*.parquet`.
+    """
+    try:
+        listed = json.loads((folder / DATASET_MARKER).read_text(encoding="utf-8"))["files"]
+        return {str(name) for name in listed} | {DATASET_MARKER}
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not {entry.name for entry in folder.iterdir()} <= {"README.md", "data", ".cache"}:
+        return None
+    try:
+        readme = (folder / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not readme.startswith("---\n") or "\n- ja2en\n" not in readme.split("\n---\n", 1)[0]:
+        return None
+    files = {"README.md"}
+    for config in ("sentences", "documents"):
+        files |= {path.relative_to(folder).as_posix() for path in (folder / "data" / config).glob("train-*.parquet")}
+    return files
+
+
+def _is_upload_state(path: str) -> bool:
+    # huggingface_hub keeps an interrupted push's progress here: ja2en's push wrote it.
+    return path == _HUB_UPLOAD_STATE or path.startswith(_HUB_UPLOAD_STATE + "/")
+
+
+def _make_staging(local: Path) -> Path:
+    """A fresh, hidden folder beside `local` (same file system, so it can be renamed into place)."""
+    target = local.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.ja2en-building-{secrets.token_hex(4)}")
+    staging.mkdir()  # not mkdtemp: its mode 0700 would become the dataset folder's
+    return staging
+
+
+def _swap_in(staging: Path, run: Path, local: Path, overwrite: bool) -> Path | None:
+    """Put the finished build in place of `local`; returns where a folder of other files went."""
+    target = local.resolve()
+    state = _check_local_dir(run, local, overwrite)  # again: the folder may have changed during the build
+    if state == "new":
+        staging.rename(target)
+        return None
+    if state == "empty":
+        target.rmdir()
+        staging.rename(target)
+        return None
+    if state == "build":
+        aside = target.with_name(f".{target.name}.ja2en-old-{secrets.token_hex(4)}")
+    else:
+        aside = _unused(target.with_name(f"{target.name}.replaced-{datetime.now():%Y%m%d-%H%M%S}"))
+    target.rename(aside)
+    try:
+        staging.rename(target)
+    except OSError:
+        aside.rename(target)
+        raise
+    if state == "build":
+        shutil.rmtree(aside, ignore_errors=True)  # only files a ja2en build wrote: checked above
+        return None
+    shown = local.parent / aside.name if local.parent.resolve() == target.parent else aside
+    warnings.warn(Ja2enWarning(f"--local-dir {local} held files ja2en did not write; they are now in {shown}"), stacklevel=3)
+    return shown
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... whichever does not exist yet."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
 
 
 def _yaml(data: dict[str, Any]) -> str:
@@ -223,10 +410,16 @@ def push_dataset(local_dir: Path | str, repo_id: str, *, private: bool = True, t
         # Both calls resume an interrupted upload when re-run: upload_large_folder (1.x)
         # keeps its progress under the folder; upload_folder (2.x, with hf_xet) skips
         # committed files and deduplicates uploaded data.
+        # The marker is ja2en's local bookkeeping, not part of the dataset.
         if hasattr(api, "upload_large_folder"):
-            api.upload_large_folder(repo_id=repo_id, folder_path=local, repo_type="dataset", private=private)
+            api.upload_large_folder(
+                repo_id=repo_id, folder_path=local, repo_type="dataset", private=private, ignore_patterns=[DATASET_MARKER]
+            )
         else:
-            api.upload_folder(repo_id=repo_id, folder_path=local, repo_type="dataset", commit_message="Upload with ja2en")
+            api.upload_folder(
+                repo_id=repo_id, folder_path=local, repo_type="dataset", commit_message="Upload with ja2en",
+                ignore_patterns=[DATASET_MARKER],
+            )  # fmt: skip
     except HfHubHTTPError as exc:
         # Only the status: response texts can echo request details, and the token must never be printed.
         status = getattr(exc.response, "status_code", "?")
@@ -253,8 +446,12 @@ def publish(
     description: str | None = None,
     pair_filter: PairFilter = PairFilter(),
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    overwrite: bool = False,
 ) -> PublishResult:
-    """Build the dataset (default: `<output_dir>/hf-dataset/`) and, unless `dry_run`, push it."""
+    """Build the dataset (default: `<output_dir>/hf-dataset/`) and, unless `dry_run`, push it.
+
+    `overwrite` is build_dataset's.
+    """
     if not dry_run and not repo_id:
         raise InputError("--repo-id ORG/NAME is needed to push; add --dry-run to only build the dataset locally")
     if repo_id and repo_id.count("/") != 1:
@@ -268,6 +465,7 @@ def publish(
         license=license,
         pair_filter=pair_filter,
         shard_bytes=shard_bytes,
+        overwrite=overwrite,
     )
     if dry_run:
         return PublishResult(build, repo_id, None)
