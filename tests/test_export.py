@@ -3,7 +3,9 @@ documented replacements), filters drop what they say, and files appear only when
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import xml.dom.minidom
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,9 @@ import ja2en
 from ja2en.corpus import PairFilter
 from ja2en.errors import InputError, OutputError
 from ja2en.export import FORMATS, export_corpus
+from ja2en.writers import OutputLock
 
+export_module = importlib.import_module("ja2en.export")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 LONG = "長い文です。" * 20_000  # 120,000 characters in one segment
 
@@ -269,6 +273,7 @@ def test_filters_drop_exactly_what_they_say_and_the_report_counts_it(
             "dropped": {"below_min_score": 0, "no_score": 0, "flagged": 0, "duplicate": 0, **dropped},
         },
         "replaced_characters": 0,
+        "partial": False,
     }
     assert result.counts.to_dict() == report["counts"]
 
@@ -312,8 +317,8 @@ def test_default_destination_is_inside_the_run_folder(tmp_path: Path, format: st
 
     assert result.format == format
     assert result.files == (*(run / name for name in data_files), run / "corpus.export.json")
-    # Exactly the data and the report appeared: no .partial left behind.
-    assert {path.name for path in run.iterdir()} - before == {*data_files, "corpus.export.json"}
+    # Exactly the data and the report appeared (and the lock file readers share): no .partial left behind.
+    assert {path.name for path in run.iterdir()} - before - {".ja2en.lock"} == {*data_files, "corpus.export.json"}
     assert json.loads((run / "corpus.export.json").read_text(encoding="utf-8"))["files"] == data_files
 
 
@@ -370,3 +375,99 @@ def test_a_run_with_no_pairs_exports_valid_empty_files(tmp_path: Path, format: s
         assert ElementTree.parse(result.files[0]).getroot().findall("./body/tu") == []
     else:
         assert all(read(path) == "" for path in result.files[:-1])
+
+
+# --- unfinished runs ---------------------------------------------------------------------
+
+
+def interrupted_run(folder: Path, planned: int | None) -> Path:
+    """simple_run stopped midway: status "running" and a torn last line after its two documents."""
+    run = simple_run(folder)
+    manifest: dict[str, Any] = {"status": "running"}
+    if planned is not None:
+        manifest["counts"] = {"documents_planned": planned}
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with (run / "documents.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"id": "d3", "pairs": [{"paragraph": 0, "sentence": 0, "ja": "四。"')
+    return run
+
+
+@pytest.mark.parametrize(("planned", "progress"), [(20, "2 of 20 documents"), (None, "2 documents so far")])
+def test_an_unfinished_run_is_refused(tmp_path: Path, planned: int | None, progress: str) -> None:
+    run = interrupted_run(tmp_path / "run", planned)
+    before = {path.name for path in run.iterdir()}
+    with pytest.raises(InputError) as caught:
+        export_corpus(run, format="tsv")
+    assert str(caught.value) == (
+        f"{run} is not finished ({progress}); re-run the same `ja2en translate ... -o {run}` command "
+        "to finish it, or pass --partial"
+    )
+    assert {path.name for path in run.iterdir()} - {".ja2en.lock"} == before
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_partial_exports_the_finished_documents_and_says_so(tmp_path: Path, format: str) -> None:
+    run = interrupted_run(tmp_path / "run", 20)
+    result = export_corpus(run, format=format, partial=True)
+
+    assert result.partial and result.counts.to_dict()["pairs"] == 3  # the torn fourth pair is skipped
+    report = json.loads((run / "corpus.export.json").read_text(encoding="utf-8"))
+    assert report["partial"] is True
+    if format == "tmx":
+        header = ElementTree.parse(run / "corpus.tmx").getroot().find("header")
+        assert [note.text for note in header.findall("note")] == [
+            "partial: exported from a ja2en run that had not finished (2 of 20 documents)"
+        ]
+        assert len(ElementTree.parse(run / "corpus.tmx").getroot().findall("./body/tu")) == 3
+    elif format == "tsv":
+        assert [line.split("\t")[2] for line in read(run / "corpus.tsv").splitlines()] == ["One.", "Two.", "Three."]
+
+
+def test_partial_tmx_of_a_run_that_does_not_know_its_total(tmp_path: Path) -> None:
+    run = interrupted_run(tmp_path / "run", None)
+    export_corpus(run, format="tmx", partial=True)
+    header = ElementTree.parse(run / "corpus.tmx").getroot().find("header")
+    assert [note.text for note in header.findall("note")] == [
+        "partial: exported from a ja2en run that had not finished (2 documents so far)"
+    ]
+
+
+def test_partial_on_a_finished_run_changes_nothing(tmp_path: Path) -> None:
+    run = simple_run(tmp_path / "run")
+    result = export_corpus(run, format="tmx", partial=True)
+    assert not result.partial
+    assert ElementTree.parse(run / "corpus.tmx").getroot().find("header").findall("note") == []
+
+
+# --- a run folder being written ----------------------------------------------------------
+
+
+def test_export_fails_at_once_while_a_run_writes_the_folder(tmp_path: Path) -> None:
+    run = simple_run(tmp_path / "run")
+    # flock locks belong to an open file description: a second open in this process conflicts.
+    with OutputLock(run):
+        with pytest.raises(OutputError) as caught:
+            export_corpus(run, format="tsv", destination=tmp_path / "out" / "corpus.tsv")
+    assert str(caught.value) == (
+        f"{run} is being written by another ja2en run (pid {os.getpid()}); wait for it to finish, then try again"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_holds_the_run_folder_for_the_whole_read(tmp_path: Path, monkeypatch) -> None:
+    run = simple_run(tmp_path / "run")
+    real_select_pairs = export_module.select_pairs
+    seen = []
+
+    def select_pairs(*args, **kwargs):
+        yield from real_select_pairs(*args, **kwargs)
+        try:  # after the last pair was read
+            OutputLock(run).acquire().release()
+            seen.append("a run could start")
+        except OutputError:
+            seen.append("locked")
+
+    monkeypatch.setattr(export_module, "select_pairs", select_pairs)
+    export_corpus(run, format="tsv")
+    assert seen == ["locked"]
+    OutputLock(run).acquire().release()  # and let go afterwards

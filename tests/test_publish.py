@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from ja2en import InputError, OutputError, PairFilter, PublishError, build_dataset, publish, translate_documents
 from ja2en.cli import app
 from ja2en.errors import Ja2enWarning
+from ja2en.writers import OutputLock
 
 publish_module = importlib.import_module("ja2en.publish")  # `ja2en.publish` is the function
 
@@ -407,3 +409,94 @@ def test_a_build_that_fails_midway_keeps_the_previous_one(run_dir: Path, tmp_pat
     assert str(error.value) == f"{ds}: cannot write the dataset (No space left on device); choose another --local-dir"
     assert _snapshot(ds) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+# --- unfinished runs ---------------------------------------------------------------------
+
+
+def _interrupt(run: Path, keep: int, planned: int | None) -> None:
+    """Make `run` look stopped midway: status "running", `keep` documents, then a torn line."""
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    manifest["status"] = "running"
+    manifest.pop("counts", None)
+    if planned is not None:
+        manifest["counts"] = {"documents_planned": planned}
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    lines = (run / "documents.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "documents.jsonl").write_bytes(b"".join(lines[:keep]) + lines[keep][: len(lines[keep]) // 2])
+
+
+@pytest.mark.parametrize(("planned", "progress"), [(20, "1 of 20 documents"), (None, "1 document so far")])
+def test_an_unfinished_run_is_refused(run_dir: Path, tmp_path: Path, planned: int | None, progress: str) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    _interrupt(run, 1, planned)
+    with pytest.raises(InputError) as error:
+        publish(run, repo_id=None, local_dir=tmp_path / "ds", dry_run=True)
+    assert str(error.value) == (
+        f"{run} is not finished ({progress}); re-run the same `ja2en translate ... -o {run}` command "
+        "to finish it, or pass --partial"
+    )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_partial_publishes_the_finished_documents_and_the_card_says_so(run_dir: Path, tmp_path: Path) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    _interrupt(run, 1, 20)
+    result = publish(run, repo_id=None, local_dir=tmp_path / "ds", dry_run=True, partial=True)
+    assert result.build.partial and result.build.rows["documents"] == 1
+    assert _column(tmp_path / "ds", "documents", "doc_id") == ["a"]
+    assert _column(tmp_path / "ds", "sentences", "doc_id") == ["a"] * 3
+    body = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+    assert (
+        "> **Partial dataset:** it was built from a ja2en run that had not finished, "
+        "so it holds 1 of the 20 documents the run planned.\n"
+    ) in body
+
+
+def test_partial_on_a_run_that_does_not_know_its_total(run_dir: Path, tmp_path: Path) -> None:
+    run = _copy_run(run_dir, tmp_path / "run")
+    _interrupt(run, 1, None)
+    build_dataset(run, tmp_path / "ds", partial=True)
+    body = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+    assert (
+        "> **Partial dataset:** it was built from a ja2en run that had not finished, "
+        "so it holds only the 1 document finished before the run stopped.\n"
+    ) in body
+
+
+def test_partial_on_a_finished_run_changes_nothing(run_dir: Path, tmp_path: Path) -> None:
+    result = build_dataset(run_dir, tmp_path / "ds", partial=True)
+    assert not result.partial and result.rows["documents"] == 2
+    assert "Partial dataset" not in (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
+
+
+# --- a run folder being written ----------------------------------------------------------
+
+
+def test_publish_fails_at_once_while_a_run_writes_the_folder(run_dir: Path, tmp_path: Path) -> None:
+    # flock locks belong to an open file description: a second open in this process conflicts.
+    with OutputLock(run_dir):
+        with pytest.raises(OutputError) as error:
+            publish(run_dir, repo_id=None, local_dir=tmp_path / "ds", dry_run=True)
+    assert str(error.value) == (
+        f"{run_dir} is being written by another ja2en run (pid {os.getpid()}); wait for it to finish, then try again"
+    )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_publish_holds_the_run_folder_for_the_whole_read(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    real_card_body = publish_module.card_body
+    seen = []
+
+    def card_body(**kwargs):  # after both configs are read and written
+        try:
+            OutputLock(run_dir).acquire().release()
+            seen.append("a run could start")
+        except OutputError:
+            seen.append("locked")
+        return real_card_body(**kwargs)
+
+    monkeypatch.setattr(publish_module, "card_body", card_body)
+    build_dataset(run_dir, tmp_path / "ds")
+    assert seen == ["locked"]
+    OutputLock(run_dir).acquire().release()  # and let go afterwards

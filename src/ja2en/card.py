@@ -115,8 +115,13 @@ def card_body(
     manifest: dict[str, Any],
     license_id: str,
     counts: dict[str, Any],
+    partial: tuple[int, int | None] | None = None,
 ) -> str:
-    """The Markdown body: provenance, models and licenses, counts, limitations, loading."""
+    """The Markdown body: provenance, models and licenses, counts, limitations, loading.
+
+    `partial` is (documents published, documents the run planned or None) for a dataset
+    built from an unfinished run.
+    """
     load_id = repo_id or "ORG/NAME"
     models = manifest.get("models", {})
     model_rows = []
@@ -131,7 +136,7 @@ def card_body(
     )
     versions = manifest.get("versions", {})
     return f"""# {pretty_name}
-
+{_partial_note(partial)}
 A Japanese–English parallel corpus with English summaries, made by machine translation
 with [ja2en](https://pypi.org/project/ja2en/) {manifest.get("ja2en_version", "")}.
 
@@ -198,3 +203,15 @@ that may state things the source does not. Use it for search, triage, training d
 filtering, or drafts for human review. Do not use it as an authoritative statement of what
 the source says.
 """
+
+
+def _partial_note(partial: tuple[int, int | None] | None) -> str:
+    """The card's warning that the run had not finished, or nothing."""
+    if partial is None:
+        return ""
+    published, planned = partial
+    if planned is None:
+        what = f"only the {published} document{'' if published == 1 else 's'} finished before the run stopped"
+    else:
+        what = f"{published} of the {planned} documents the run planned"
+    return f"\n> **Partial dataset:** it was built from a ja2en run that had not finished, so it holds {what}.\n"

@@ -1,10 +1,12 @@
-"""A finished run's output folder read back as a corpus, and the pair filters that publish
-and export share (minimum score, flagged pairs, duplicates), with counts of what each
-filter dropped.
+"""A run's output folder read back as a corpus, and the pair filters that publish and
+export share (minimum score, flagged pairs, duplicates), with counts of what each filter
+dropped.
 
 Everything streams from documents.jsonl, the one complete record of a run, so a corpus of
 millions of pairs is never held in memory (only 16-byte digests of the pairs kept, when
-de-duplicating).
+de-duplicating). `open_run` holds a shared lock on the folder while it is read, so no
+`ja2en translate` can write it meanwhile; an unfinished run is refused unless the caller
+accepts a partial corpus.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .writers import DOCUMENTS_FILE, MANIFEST_FILE
+from .writers import DOCUMENTS_FILE, MANIFEST_FILE, OutputLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +60,22 @@ class FilterCounts:
         return {"pairs": self.pairs, "kept": self.kept, "dropped": dict(self.dropped)}
 
 
-class RunOutput:
-    """A run's output folder: its manifest and a stream of its document records."""
+def _count_documents(count: int) -> str:
+    return f"{count} document{'' if count == 1 else 's'}"
 
-    def __init__(self, folder: Path | str) -> None:
+
+class RunOutput:
+    """A run's output folder: its manifest and a stream of its document records.
+
+    A run still "running" (interrupted, or not yet resumed) is refused with a way to finish
+    it, unless `partial`: then its finished documents are read, and a last line cut short
+    by the interruption is skipped.
+    """
+
+    def __init__(self, folder: Path | str, *, partial: bool = False) -> None:
         self.folder = Path(folder)
         self.documents_path = self.folder / DOCUMENTS_FILE
-        if not self.documents_path.is_file():
-            raise InputError(
-                f"{self.folder}: no {DOCUMENTS_FILE} here; run `ja2en translate INPUT -o {self.folder}` first"
-            )
+        _check_is_run(self.folder)
         manifest_path = self.folder / MANIFEST_FILE
         try:
             self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -76,24 +85,65 @@ class RunOutput:
             ) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"{manifest_path}: not valid JSON ({exc.msg}); re-run `ja2en translate` into it") from None
+        self.finished = self.manifest.get("status") != "running"
+        if not self.finished and not partial:
+            raise InputError(
+                f"{self.folder} is not finished ({self.progress()}); re-run the same "
+                f"`ja2en translate ... -o {self.folder}` command to finish it, or pass --partial"
+            )
+
+    @property
+    def documents_planned(self) -> int | None:
+        """How many documents an unfinished run set out to write, when its manifest says."""
+        planned = (self.manifest.get("counts") or {}).get("documents_planned")
+        return planned if isinstance(planned, int) else None
+
+    def progress(self) -> str:
+        """How far an unfinished run got: '4 of 20 documents', or '4 documents so far'."""
+        done = sum(1 for _ in self._lines())
+        if self.documents_planned is None:
+            return f"{_count_documents(done)} so far"
+        return f"{done} of {_count_documents(self.documents_planned)}"
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text) of each non-blank record line; an unfinished run's torn last line is left out."""
+        with self.documents_path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.endswith(b"\n") and not self.finished:
+                    return  # a write cut short, maybe inside a character: the run drops it when it resumes
+                # surrogatepass: as the journal writes them
+                line = raw.decode("utf-8", "surrogatepass")
+                if line.strip():
+                    yield number, line
 
     def documents(self) -> Iterator[dict[str, Any]]:
         """Each document record of documents.jsonl, in order."""
-        with self.documents_path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(
-                        f"{self.documents_path}:{number}: not valid JSON ({exc.msg}); "
-                        "re-run `ja2en translate` to rewrite the outputs"
-                    ) from None
+        for number, line in self._lines():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{self.documents_path}:{number}: not valid JSON ({exc.msg}); "
+                    "re-run `ja2en translate` to rewrite the outputs"
+                ) from None
 
     def has_scores(self) -> bool:
         """Whether any pair carries a score (runs record one per pair when they can)."""
         return any(pair.get("score") is not None for doc in self.documents() for pair in doc["pairs"])
+
+
+def _check_is_run(folder: Path) -> None:
+    if not (folder / DOCUMENTS_FILE).is_file():
+        raise InputError(f"{folder}: no {DOCUMENTS_FILE} here; run `ja2en translate INPUT -o {folder}` first")
+
+
+@contextmanager
+def open_run(folder: Path | str, *, partial: bool = False) -> Iterator[RunOutput]:
+    """The run in `folder`, read under a shared lock: OutputError at once while a run writes it."""
+    folder = Path(folder)
+    _check_is_run(folder)  # before the lock, which would leave a lock file in any folder
+    with OutputLock(folder, shared=True):
+        yield RunOutput(folder, partial=partial)
 
 
 def pairs_of(documents: Iterable[dict[str, Any]], where: Path | str = "documents.jsonl") -> Iterator[PairRow]:

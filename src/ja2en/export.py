@@ -14,7 +14,9 @@
 
 Pairs stream from documents.jsonl to `.partial` files that are renamed into place only when
 everything, including the `<stem>.export.json` report of what was kept and dropped, is
-written: a crash never leaves a half file under a final name.
+written: a crash never leaves a half file under a final name. The run folder is read
+under a shared lock (no `ja2en translate` can write it meanwhile); an unfinished run is
+exported only when asked (`partial`), and the report and the TMX header then say so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .corpus import FilterCounts, PairFilter, PairRow, RunOutput, select_pairs
+from .corpus import FilterCounts, PairFilter, PairRow, RunOutput, open_run, select_pairs
 from .errors import InputError, OutputError
 from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE
 
@@ -53,6 +55,7 @@ class ExportResult:
     files: tuple[Path, ...]  # the data files, then the report
     counts: FilterCounts
     replaced_characters: int  # characters that cannot be written (in XML 1.0, or at all), now U+FFFD
+    partial: bool = False  # exported from an unfinished run
 
 
 def export_corpus(
@@ -61,15 +64,21 @@ def export_corpus(
     format: str,
     destination: Path | str | None = None,
     pair_filter: PairFilter = PairFilter(),
+    partial: bool = False,
 ) -> ExportResult:
     """Write the pairs of the run in `output_dir` that pass `pair_filter` as `format`.
 
     `destination` is the file for tmx and tsv, the prefix of `.ja`/`.en` for moses; by
-    default `corpus.<format>` (or the prefix `corpus`) inside `output_dir`.
+    default `corpus.<format>` (or the prefix `corpus`) inside `output_dir`. `partial`
+    accepts a run that has not finished (its finished documents are exported).
     """
     if format not in FORMATS:
         raise InputError(f"unknown export format '{format}'; use one of {', '.join(FORMATS)}")
-    output = RunOutput(output_dir)
+    with open_run(output_dir, partial=partial) as output:
+        return _export(output, format, destination, pair_filter)
+
+
+def _export(output: RunOutput, format: str, destination: Path | str | None, pair_filter: PairFilter) -> ExportResult:
     if destination is None:
         destination = output.folder / ("corpus" if format == "moses" else f"corpus.{format}")
     target = Path(destination)
@@ -86,9 +95,10 @@ def export_corpus(
     # select_pairs is a generator: its checks (--min-score on a run without scores) run on
     # the first next(), so start it before any folder or file is created.
     rows = itertools.chain(list(itertools.islice(rows, 1)), rows)
+    note = None if output.finished else f"partial: exported from a ja2en run that had not finished ({output.progress()})"
     try:
         with _atomic_files([*data_paths, report_path]) as handles:
-            replaced = _WRITERS[format](rows, handles[:-1])
+            replaced = _WRITERS[format](rows, handles[:-1], note)
             report = {
                 "format": format,
                 "source": str(output.folder),
@@ -100,6 +110,7 @@ def export_corpus(
                 },
                 "counts": counts.to_dict(),
                 "replaced_characters": replaced,
+                "partial": not output.finished,
             }
             handles[-1].write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     except OSError as exc:
@@ -108,7 +119,13 @@ def export_corpus(
             f"{target.parent}: cannot write {names} there ({exc.strerror or exc}); "
             "check the folder's permissions and free space, or choose another destination"
         ) from None
-    return ExportResult(format=format, files=(*data_paths, report_path), counts=counts, replaced_characters=replaced)
+    return ExportResult(
+        format=format,
+        files=(*data_paths, report_path),
+        counts=counts,
+        replaced_characters=replaced,
+        partial=not output.finished,
+    )
 
 
 def _refuse_to_overwrite_run(output: RunOutput, paths: Iterable[Path]) -> None:
@@ -144,8 +161,8 @@ def _atomic_files(paths: Sequence[Path]) -> Iterator[list[TextIO]]:
             partial.unlink(missing_ok=True)
 
 
-def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
-    """TMX 1.4b, one `<tu>` per pair; returns how many characters were replaced."""
+def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO], note: str | None) -> int:
+    """TMX 1.4b, one `<tu>` per pair, `note` in the header; returns how many characters were replaced."""
     from . import __version__  # here, not at import time: the package imports this module
 
     out = handles[0]
@@ -162,8 +179,9 @@ def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
         '<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n'
         '<tmx version="1.4">\n'
         f'  <header creationtool="ja2en" creationtoolversion="{_attribute(__version__)}" datatype="plaintext"'
-        ' segtype="sentence" adminlang="en" srclang="ja" o-tmf="ja2en"/>\n'
-        "  <body>\n"
+        ' segtype="sentence" adminlang="en" srclang="ja" o-tmf="ja2en"'
+        + (f">\n    <note>{text(note)}</note>\n  </header>\n" if note else "/>\n")
+        + "  <body>\n"
     )
     for row in rows:
         props = [("x-doc-id", row.doc_id), ("x-paragraph", str(row.paragraph)), ("x-sentence", str(row.sentence))]
@@ -186,8 +204,8 @@ def _attribute(value: str) -> str:
     return value.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
-def _write_moses(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
-    """`.ja` and `.en`, one segment per line; returns how many characters were replaced."""
+def _write_moses(rows: Iterable[PairRow], handles: Sequence[TextIO], note: str | None) -> int:
+    """`.ja` and `.en`, one segment per line (no room for `note`); returns how many characters were replaced."""
     ja_out, en_out = handles
     clean = _Cleaner(_LINE_BREAK)
     for row in rows:
@@ -196,8 +214,8 @@ def _write_moses(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
     return clean.replaced
 
 
-def _write_tsv(rows: Iterable[PairRow], handles: Sequence[TextIO]) -> int:
-    """JParaCrawl-style `doc_id, score, en, ja` lines; returns how many characters were replaced."""
+def _write_tsv(rows: Iterable[PairRow], handles: Sequence[TextIO], note: str | None) -> int:
+    """JParaCrawl-style `doc_id, score, en, ja` lines (no room for `note`); returns how many characters were replaced."""
     clean = _Cleaner(_LINE_BREAK_OR_TAB)
     for row in rows:
         score = "" if row.score is None else repr(float(row.score))
@@ -218,7 +236,7 @@ class _Cleaner:
         return self.separators.sub(" ", value)
 
 
-_WRITERS: dict[str, Callable[[Iterable[PairRow], Sequence[TextIO]], int]] = {
+_WRITERS: dict[str, Callable[[Iterable[PairRow], Sequence[TextIO], str | None], int]] = {
     "tmx": _write_tmx,
     "moses": _write_moses,
     "tsv": _write_tsv,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .card import card_body, card_metadata, dataset_license
-from .corpus import FilterCounts, PairFilter, RunOutput, select_pairs
+from .corpus import FilterCounts, PairFilter, RunOutput, open_run, select_pairs
 from .errors import InputError, Ja2enWarning, OutputError, PublishError
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
@@ -47,6 +47,7 @@ class BuildResult:
     rows: dict[str, int]  # config → rows
     shards: dict[str, int]  # config → Parquet files
     filter_counts: FilterCounts
+    partial: bool = False  # built from an unfinished run
     moved_aside: Path | None = None  # where `overwrite` moved the folder's previous contents
 
 
@@ -151,36 +152,38 @@ def build_dataset(
     pair_filter: PairFilter = PairFilter(),
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     overwrite: bool = False,
+    partial: bool = False,
 ) -> BuildResult:
     """Build the `sentences` and `documents` configs and the card into `local_dir`.
 
     `overwrite`: build even into a folder of other files, which is moved aside (never
-    deleted).
+    deleted). `partial`: accept a run that has not finished; the card says so.
     """
     local = Path(local_dir)
     _check_local_dir(Path(output_dir), local, overwrite)  # before any reading: a wrong path fails at once
-    output = RunOutput(output_dir)
-    models = [info["name"] for info in output.manifest.get("models", {}).values() if info]
-    license_id = dataset_license(models, license)
-    staging: Path | None = None
-    try:
-        staging = _make_staging(local)
-        rows, shards, counts = _write_build(
-            output, staging, repo_id=repo_id, pretty_name=pretty_name, description=description,
-            license_id=license_id, pair_filter=pair_filter, shard_bytes=shard_bytes,
-        )  # fmt: skip
-        moved_aside = _swap_in(staging, output.folder, local, overwrite)
-    except OSError as exc:
-        raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
-    finally:
-        if staging is not None:  # ours, by its fresh random name; gone once swapped in
-            shutil.rmtree(staging, ignore_errors=True)
+    with open_run(output_dir, partial=partial) as output:
+        models = [info["name"] for info in output.manifest.get("models", {}).values() if info]
+        license_id = dataset_license(models, license)
+        staging: Path | None = None
+        try:
+            staging = _make_staging(local)
+            rows, shards, counts = _write_build(
+                output, staging, repo_id=repo_id, pretty_name=pretty_name, description=description,
+                license_id=license_id, pair_filter=pair_filter, shard_bytes=shard_bytes,
+            )  # fmt: skip
+            moved_aside = _swap_in(staging, output.folder, local, overwrite)
+        except OSError as exc:
+            raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
+        finally:
+            if staging is not None:  # ours, by its fresh random name; gone once swapped in
+                shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(
         local_dir=local,
         license=license_id,
         rows=rows,
         shards=shards,
         filter_counts=counts,
+        partial=not output.finished,
         moved_aside=moved_aside,
     )
 
@@ -232,6 +235,7 @@ def _write_build(
         manifest=output.manifest,
         license_id=license_id,
         counts={"documents": n_documents, "filter": counts.to_dict(), "columns": columns},
+        partial=None if output.finished else (n_documents, output.documents_planned),
     )
     # DatasetCard parses the YAML back: a card the Hub would reject fails here, not there.
     DatasetCard("---\n" + _yaml(metadata) + "---\n\n" + body).save(staging / "README.md")
@@ -447,10 +451,11 @@ def publish(
     pair_filter: PairFilter = PairFilter(),
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     overwrite: bool = False,
+    partial: bool = False,
 ) -> PublishResult:
     """Build the dataset (default: `<output_dir>/hf-dataset/`) and, unless `dry_run`, push it.
 
-    `overwrite` is build_dataset's.
+    `overwrite` and `partial` are build_dataset's.
     """
     if not dry_run and not repo_id:
         raise InputError("--repo-id ORG/NAME is needed to push; add --dry-run to only build the dataset locally")
@@ -466,6 +471,7 @@ def publish(
         pair_filter=pair_filter,
         shard_bytes=shard_bytes,
         overwrite=overwrite,
+        partial=partial,
     )
     if dry_run:
         return PublishResult(build, repo_id, None)
