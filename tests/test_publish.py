@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from ja2en import InputError, OutputError, PairFilter, PublishError, build_dataset, publish, translate_documents
 from ja2en.cli import app
+from ja2en.corpus import published_model, published_source
 from ja2en.errors import Ja2enWarning
 from ja2en.writers import OutputLock
 
@@ -500,3 +501,89 @@ def test_publish_holds_the_run_folder_for_the_whole_read(run_dir: Path, tmp_path
     build_dataset(run_dir, tmp_path / "ds")
     assert seen == ["locked"]
     OutputLock(run_dir).acquire().release()  # and let go afterwards
+
+
+# --- privacy: no home folder, user name or token in what is published ---------------------
+
+
+def test_published_data_carries_no_home_folder_user_name_or_token(
+    tmp_path: Path, monkeypatch, tiny_marian: Path, tiny_bart: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    home = tmp_path / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HF_TOKEN", "hf_fakeTOKEN987")
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "store"))
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "fugu-ja-en").symlink_to(tiny_marian, target_is_directory=True)
+    (home / "models" / "bart-news").symlink_to(tiny_bart, target_is_directory=True)
+    (home / "corpus" / "news").mkdir(parents=True)
+    (home / "corpus" / "news" / "a.txt").write_text(DOCS["a.txt"], encoding="utf-8")
+    (home / "extra.jsonl").write_text('{"id": "x", "text": "会議は延期された。"}\n', encoding="utf-8")
+    translate_documents(
+        [home / "corpus", home / "extra.jsonl"],
+        output_dir=tmp_path / "out",
+        model=str(home / "models" / "fugu-ja-en"),
+        summarizer_model=str(home / "models" / "bart-news"),
+        backend="torch",
+        device="cpu",
+        cache=False,
+    )
+    assert str(home) in (tmp_path / "out" / "documents.jsonl").read_text(encoding="utf-8")  # the run keeps its paths
+
+    ds = tmp_path / "ds"
+    publish(tmp_path / "out", repo_id="org/news", local_dir=ds, dry_run=True, license="cc-by-4.0")
+    published = []
+    for path in sorted(ds.rglob("*")):
+        if path.suffix == ".parquet":
+            published.append(json.dumps(pq.read_table(path).to_pylist(), ensure_ascii=False))
+            published.append(repr(pq.read_schema(path).metadata))
+        elif path.is_file():
+            published.append(path.read_bytes().decode("utf-8"))
+    everything = "\n".join(published)
+    for secret in (str(tmp_path), "alice", "/home/", "hf_fakeTOKEN987"):
+        assert secret not in everything
+
+    assert _column(ds, "documents", "source") == ["news/a.txt", "extra.jsonl:1"]
+    assert _column(ds, "documents", "translation_model") == ["fugu-ja-en"] * 2
+    assert _column(ds, "documents", "summarization_model") == ["bart-news"] * 2
+    body = (ds / "README.md").read_text(encoding="utf-8")
+    assert "| translation | `fugu-ja-en` |" in body and "| summarization | `bart-news` |" in body
+    assert "2 Japanese documents read from corpus, extra.jsonl." in body
+
+
+@pytest.mark.parametrize(
+    ("source", "inputs", "published"),
+    [
+        ("/home/alice/in/news/a.txt", ["/home/alice/in"], "news/a.txt"),
+        ("/home/alice/in/news/a.txt", ["/home/alice/in/"], "news/a.txt"),
+        ("in/news/a.txt", ["./in"], "news/a.txt"),
+        ("/home/alice/x.jsonl:3", ["/home/alice/x.jsonl"], "x.jsonl:3"),
+        ("/home/alice/in/x.jsonl:3", ["/home/alice/in", "/home/alice/in/x.jsonl"], "x.jsonl:3"),
+        ("news/a.txt", ["."], "news/a.txt"),
+        ("/home/alice/other/a.txt", ["/home/alice/in"], "a.txt"),  # no input matches: the name only
+        ("../alice/a.txt", [], "a.txt"),
+        ("news/a.txt", ["ray.data.Dataset news"], "news/a.txt"),
+    ],
+)
+def test_sources_are_published_relative_to_their_input(source: str, inputs: list[str], published: str) -> None:
+    assert published_source(source, inputs) == published
+
+
+@pytest.mark.parametrize(
+    ("name", "published"),
+    [
+        ("staka/fugumt-ja-en", "staka/fugumt-ja-en"),
+        ("opus-mt-ja-en", "opus-mt-ja-en"),
+        ("/home/alice/models/fugu", "fugu"),
+        ("/home/alice/models/fugu/", "fugu"),
+        ("~/models/fugu", "fugu"),
+        ("./fugu", "fugu"),
+        ("../alice/fugu", "fugu"),
+        ("models/staka/fugumt-ja-en", "fugumt-ja-en"),
+        (None, None),
+    ],
+)
+def test_local_model_folders_are_published_by_name(name: str | None, published: str | None) -> None:
+    assert published_model(name) == published

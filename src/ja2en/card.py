@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .corpus import published_input, published_model
 from .errors import InputError
 from .presets import license_of
 
@@ -119,6 +120,7 @@ def card_body(
 ) -> str:
     """The Markdown body: provenance, models and licenses, counts, limitations, loading.
 
+    Models and inputs are named, never located: a local folder by its name, not its path.
     `partial` is (documents published, documents the run planned or None) for a dataset
     built from an unfinished run.
     """
@@ -128,12 +130,11 @@ def card_body(
     for role, info in models.items():
         if info:
             lic = license_of(info["name"]) or "see the model's card"
-            model_rows.append(f"| {role} | `{info['name']}` | `{info.get('revision', '?')}` | {lic} |")
+            model_rows.append(f"| {role} | `{published_model(info['name'])}` | `{info.get('revision', '?')}` | {lic} |")
     dropped = counts["filter"]["dropped"]
     dropped_text = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in dropped.items() if n) or "none"
-    source = description or (
-        f"{counts['documents']} Japanese documents read from {', '.join(manifest.get('inputs', [])) or 'local files'}."
-    )
+    inputs = ", ".join(published_input(str(given)) for given in manifest.get("inputs", []))
+    source = description or f"{counts['documents']} Japanese documents read from {inputs or 'local files'}."
     versions = manifest.get("versions", {})
     return f"""# {pretty_name}
 {_partial_note(partial)}

@@ -6,7 +6,8 @@ Everything streams from documents.jsonl, the one complete record of a run, so a 
 millions of pairs is never held in memory (only 16-byte digests of the pairs kept, when
 de-duplicating). `open_run` holds a shared lock on the folder while it is read, so no
 `ja2en translate` can write it meanwhile; an unfinished run is refused unless the caller
-accepts a partial corpus.
+accepts a partial corpus. What may leave the machine (sources, model names) is made
+relative here: published data never carries the user's folders.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import InputError
@@ -144,6 +146,52 @@ def open_run(folder: Path | str, *, partial: bool = False) -> Iterator[RunOutput
     _check_is_run(folder)  # before the lock, which would leave a lock file in any folder
     with OutputLock(folder, shared=True):
         yield RunOutput(folder, partial=partial)
+
+
+_LINE_NUMBER = re.compile(r":[0-9]+$")
+
+
+def published_source(source: str, inputs: Sequence[str]) -> str:
+    """A document's source as published: relative to the input it was read from.
+
+    A folder input's files become their path inside it ("news/a.txt"), a file given
+    directly its name, a JSONL record keeps its ":LINE". Never a path outside the inputs,
+    such as the user's home folder.
+    """
+    line = _LINE_NUMBER.search(source)
+    candidates = [(source, "")] + ([(source[: line.start()], line.group())] if line else [])
+    for path, suffix in candidates:
+        for given in inputs:
+            root = PurePosixPath(given).as_posix()
+            if path == root:
+                return PurePosixPath(path).name + suffix
+            prefix = root if root.endswith("/") else root + "/"
+            if root != "." and path.startswith(prefix):
+                return path[len(prefix) :] + suffix
+    path, suffix = candidates[-1]
+    return (_file_name(path) if _outside(path) else path) + suffix
+
+
+def published_model(name: str | None) -> str | None:
+    """A model as published: its Hub id, or a local folder's name (never the path to it)."""
+    if name is not None and (_outside(name) or name.startswith(".") or name.count("/") > 1):
+        return _file_name(name)  # a local folder, as resolve_model tells them from Hub ids
+    return name
+
+
+def published_input(given: str) -> str:
+    """An input as the dataset card names it: the file's or folder's name."""
+    return _file_name(given)
+
+
+def _outside(path: str) -> bool:
+    """Whether a path can lead outside where it was used from: absolute, home-relative, or with '..'."""
+    pure = PurePosixPath(path.replace("\\", "/"))
+    return pure.is_absolute() or path.startswith("~") or ".." in pure.parts or re.match(r"^[A-Za-z]:", path) is not None
+
+
+def _file_name(path: str) -> str:
+    return PurePosixPath(path.replace("\\", "/")).name or path.strip("/\\") or path
 
 
 def pairs_of(documents: Iterable[dict[str, Any]], where: Path | str = "documents.jsonl") -> Iterator[PairRow]:

@@ -2,7 +2,8 @@
 
 The build streams documents.jsonl into size-bounded Parquet shards per config, in the
 layout the Hub serves (`data/<config>/train-NNNNN-of-NNNNN.parquet`), with the features
-embedded so `load_dataset` gives back exactly the declared types.
+embedded so `load_dataset` gives back exactly the declared types. Sources and model
+names are published relative to the inputs (corpus.published_*): never a home folder.
 
 The build is written into a fresh hidden staging folder beside the target, marked with
 `.ja2en-dataset.json` (the files it wrote), and only then swapped into place. ja2en never
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .card import card_body, card_metadata, dataset_license
-from .corpus import FilterCounts, PairFilter, RunOutput, open_run, select_pairs
+from .corpus import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
 from .errors import InputError, Ja2enWarning, OutputError, PublishError
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
@@ -83,11 +84,11 @@ def _features(columns: set[str], with_summary_ja: bool) -> dict[str, Any]:
     return {"sentences": Features(sentences), "documents": Features(documents)}
 
 
-def _document_row(doc: dict[str, Any], with_summary_ja: bool) -> dict[str, Any]:
+def _document_row(doc: dict[str, Any], with_summary_ja: bool, inputs: list[str]) -> dict[str, Any]:
     models = doc.get("models", {})
     row = {
         "doc_id": doc["id"],
-        "source": doc["source"],
+        "source": published_source(doc["source"], inputs),
         "sha256": doc["sha256"],
         "encoding": doc["encoding"],
         "ja": doc["ja"],
@@ -98,7 +99,7 @@ def _document_row(doc: dict[str, Any], with_summary_ja: bool) -> dict[str, Any]:
         row["summary_ja"] = doc.get("summary_ja")
         row["summary_ja_en"] = doc.get("summary_ja_en")
     for role in ("translation", "summarization") + (("ja_summarization",) if with_summary_ja else ()):
-        row[f"{role}_model"] = models.get(role)
+        row[f"{role}_model"] = published_model(models.get(role))
         row[f"{role}_revision"] = models.get(f"{role}_revision")
     return row
 
@@ -223,7 +224,8 @@ def _write_build(
         for row in select_pairs(output, pair_filter, counts)
     )
     n_sentences, s_shards = _write_shards(sentence_rows, features["sentences"], staging / "data" / "sentences", shard_bytes)
-    document_rows = (_document_row(doc, with_summary_ja) for doc in output.documents())
+    inputs = [str(given) for given in output.manifest.get("inputs", [])]
+    document_rows = (_document_row(doc, with_summary_ja, inputs) for doc in output.documents())
     n_documents, d_shards = _write_shards(document_rows, features["documents"], staging / "data" / "documents", shard_bytes)
 
     name = pretty_name or (repo_id.split("/")[-1] if repo_id else f"ja2en corpus ({output.folder.name})")
