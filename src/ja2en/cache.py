@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import Ja2enWarning
+from .errors import Ja2enWarning, display_path
 from .records import Translation
 
 CACHE_FILE = "translations.sqlite3"
@@ -167,8 +167,8 @@ class TranslationCache:
         if not self._lock.try_exclusive():
             self.close()
             _warn(
-                f"{self.path}: the translation cache is broken ({_detail(exc)}) but another ja2en run has it open, "
-                "so it was left in place; going on without a cache (a later run will move it aside)"
+                f"{display_path(self.path)}: the translation cache is broken ({_detail(exc)}) but another ja2en run "
+                "has it open, so it was left in place; going on without a cache (a later run will move it aside)"
             )
             return False
         self._moved_aside = True
@@ -177,7 +177,10 @@ class TranslationCache:
         except OSError as move_exc:
             self._give_up(move_exc)
             return False
-        moved = f"{self.path}: the translation cache is broken ({_detail(exc)}); moved it aside to {aside}"
+        moved = (
+            f"{display_path(self.path)}: the translation cache is broken ({_detail(exc)}); "
+            f"moved it aside to {display_path(aside)}"
+        )
         try:
             self._open()
         except (OSError, sqlite3.Error) as new_exc:
@@ -205,7 +208,7 @@ class TranslationCache:
 
     def _give_up(self, exc: BaseException) -> None:
         self.close()
-        _warn(f"{self.path}: cannot use the translation cache ({_detail(exc)}); {_WITHOUT}")
+        _warn(f"{display_path(self.path)}: cannot use the translation cache ({_detail(exc)}); {_WITHOUT}")
 
 
 _WITHOUT = (
@@ -222,7 +225,7 @@ def _file_is_broken(exc: BaseException) -> bool:
 
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+        return exc.strerror if exc.filename is None else f"{exc.strerror}: {display_path(exc.filename)}"
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -261,7 +264,8 @@ class _SharedLock:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(fd)
-                    raise TimeoutError(f"{self.path} stayed locked by another run for {_LOCK_WAIT_S:.0f} s") from None
+                    held = f"{display_path(self.path)} stayed locked by another run for {_LOCK_WAIT_S:.0f} s"
+                    raise TimeoutError(held) from None
                 time.sleep(0.05)
         self._fd = fd
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DeviceError, ModelError
+from .errors import DeviceError, ModelError, display_path
 from .presets import PRESETS
 
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
@@ -264,7 +264,7 @@ class LoadedModel:
             raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
         except (SafetensorError, RuntimeError) as exc:  # damage check_weights cannot see from the outside
             raise ModelError(
-                f"{role} model folder '{self.resolved.path}' has unreadable weights ({_first_line(exc)}); "
+                f"{role} model folder '{display_path(self.resolved.path)}' has unreadable weights ({_first_line(exc)}); "
                 f"{_refetch_hint(self.resolved)}"
             ) from None
         finally:
@@ -284,7 +284,8 @@ class LoadedModel:
         """
         problem = _weights_problem(self.resolved.path)
         if problem:
-            raise ModelError(f"{self.role} model folder '{self.resolved.path}' {problem}; {_refetch_hint(self.resolved)}")
+            folder = display_path(self.resolved.path)
+            raise ModelError(f"{self.role} model folder '{folder}' {problem}; {_refetch_hint(self.resolved)}")
 
     def max_input_tokens(self) -> int:
         """The longest input the model accepts, special tokens included."""
@@ -340,7 +341,8 @@ def load_seq2seq(
     missing = _missing_tokenizer_files(resolved.path, config)
     if missing:
         raise ModelError(
-            f"{role} model folder '{resolved.path}' is missing tokenizer files ({missing}); {_refetch_hint(resolved)}"
+            f"{role} model folder '{display_path(resolved.path)}' is missing tokenizer files ({missing}); "
+            f"{_refetch_hint(resolved)}"
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
