@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .errors import InputError, Ja2enError, Ja2enWarning, display_path
+from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, display_path
 from .backends import BACKENDS
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus import FilterCounts, PairFilter
@@ -310,13 +310,13 @@ def translate_cli(
             progress=tracker,
             **on_ray,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if bar:
             bar.__exit__()
             bar = None
+        saved = interrupt.saved if isinstance(interrupt, RunInterrupted) else tracker.documents
         typer.echo(
-            f"interrupted; {tracker.documents} documents are saved in {display_path(output)} — "
-            "run the same command to resume",
+            f"interrupted; {saved} documents are saved in {display_path(output)} — run the same command to resume",
             err=True,
         )
         raise typer.Exit(130) from None

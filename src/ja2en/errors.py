@@ -26,6 +26,15 @@ class Ja2enError(Exception):
     exit_code = 1
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, with how many documents its output folder holds (all resumable)."""
+
+    def __init__(self, saved: int, folder: Path) -> None:
+        super().__init__(f"interrupted; {saved} documents are saved in {display_path(folder)}")
+        self.saved = saved
+        self.folder = folder
+
+
 class Ja2enWarning(UserWarning):
     """Something the user should know that did not stop the work (issued with `warnings.warn`).
 

@@ -22,7 +22,16 @@ from typing import Any
 
 from .backends import Decoding, check_backend_name
 from .cache import TranslationCache
-from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, ModelError, OutputError, display_path
+from .errors import (
+    DocumentError,
+    InputError,
+    Ja2enError,
+    Ja2enWarning,
+    ModelError,
+    OutputError,
+    RunInterrupted,
+    display_path,
+)
 from .journal import FolderPlan, Journal, plan_folder
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .presets import DEFAULT_JA_SUMMARIZER
@@ -593,20 +602,23 @@ class _LocalRun:
         write_seconds = 0.0
         hits_before = translator.cache.hits if translator.cache else 0
         watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
-        for item in _process_segmented(
-            todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=self.advance, on_stage=self.report
-        ):
-            watch.see(item)
-            if isinstance(item, DocumentError):
-                if fail_fast:
-                    raise item
-                self.errors.append(item)
-                continue
-            tick = time.perf_counter()
-            journal.append(item)
-            write_seconds += time.perf_counter() - tick
-            self.documents_done += 1
-            self.report("writing")
+        try:
+            for item in _process_segmented(
+                todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=self.advance, on_stage=self.report
+            ):
+                watch.see(item)
+                if isinstance(item, DocumentError):
+                    if fail_fast:
+                        raise item
+                    self.errors.append(item)
+                    continue
+                tick = time.perf_counter()
+                journal.append(item)
+                write_seconds += time.perf_counter() - tick
+                self.documents_done += 1
+                self.report("writing")
+        except KeyboardInterrupt:
+            raise RunInterrupted(journal.saved(), output) from None
         self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
         self.timings["write_s"] = write_seconds
         order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))

@@ -50,13 +50,15 @@ def claim_output_dir(path: Path | str) -> Iterator[Path]:
     output = Path(path)
     created = not output.exists()
     folder = prepare_output_dir(output)
+    had_lock_file = (folder / LOCK_FILE).exists()
     lock = OutputLock(folder).acquire()
     try:
         yield folder
     except BaseException:
         lock.release()
-        if created:
+        if not had_lock_file:  # leave the user's folder as it was (a lock file marks an output folder)
             (folder / LOCK_FILE).unlink(missing_ok=True)
+        if created:
             try:
                 folder.rmdir()  # only when empty: anything written stays
             except OSError:
