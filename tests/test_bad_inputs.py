@@ -8,6 +8,7 @@ good documents beside it are still written with their exact English.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ja2en import Progress, RunResult, translate_documents
+from ja2en import InputError, Progress, RunResult, translate_documents
 from ja2en.cli import app
 
 runner = CliRunner()
@@ -474,3 +475,45 @@ def test_hard_but_valid_text_goes_through_without_losing_anything(
     assert [p["en"] for p in known] == [expected[p["ja"]] for p in known]
     # Written as itself (UTF-8, no \ud83d escapes), apart from the escapes JSON requires.
     assert json.dumps(kept, ensure_ascii=False)[1:-1] in out.result.files["documents"].read_text(encoding="utf-8")
+
+
+# --- names and arguments that used to crash a run ----------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_read_with_a_stable_escaped_id(
+    folder: Path, tmp_path: Path, translator, expected
+) -> None:
+    # 'café' in Latin-1: valid on Linux, not UTF-8, so Python sees a lone surrogate.
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9.txt")
+    with open(raw, "w", encoding="utf-8") as handle:
+        handle.write("会議は延期された。\n")
+    out = run(folder, tmp_path, translator)
+    assert [d["id"] for d in out.documents] == ["a", "c", "caf\\xe9"]
+    assert out.documents[2]["source"] == f"{folder}/caf\\xe9.txt"
+    assert [(r["doc_id"], r["en"]) for r in out.sentences][-1] == ("caf\\xe9", expected["会議は延期された。"])
+    # The files are valid UTF-8 and a re-run resumes the same document under the same id.
+    for name in ("documents.jsonl", "sentences.jsonl", "manifest.json"):
+        (tmp_path / "out" / name).read_bytes().decode("utf-8")
+    again = translate_documents(folder, output_dir=tmp_path / "out", translator=translator, summarizer_model=None)
+    assert again.manifest["this_run"]["documents_resumed"] == 3
+
+
+def test_an_undecodable_file_with_a_non_utf8_name_is_reported_not_a_traceback(
+    folder: Path, tmp_path: Path, translator, tiny_marian: Path
+) -> None:
+    with open(os.path.join(os.fsencode(folder), b"b\xff.txt"), "wb") as handle:
+        handle.write(UNDECODABLE)
+    result = translate_cli(tiny_marian, tmp_path / "out", str(folder))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {folder}/b\\xff.txt: not valid UTF-8, Shift_JIS/CP932, EUC-JP or ISO-2022-JP; "
+        "re-run with --encoding NAME (for example --encoding cp932)\n"
+    )
+    errors = read_jsonl(tmp_path / "out" / "errors.jsonl")
+    assert errors[0]["message"].startswith(f"{folder}/b\\xff.txt: not valid UTF-8")
+
+
+def test_no_input_paths_at_all_is_an_input_error(tmp_path: Path, translator) -> None:
+    with pytest.raises(InputError, match=r"^no input paths given; pass at least one file or folder$"):
+        translate_documents([], output_dir=tmp_path / "out", translator=translator, summarizer_model=None)
+    assert not (tmp_path / "out").exists()
