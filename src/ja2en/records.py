@@ -62,7 +62,9 @@ class SentencePair:
             "end": self.end,
             "ja": self.ja,
             "en": self.en,
-            "score": None if self.score is None else round(self.score, 6),
+            # 4 decimals: what tells pairs apart; more would only record float rounding,
+            # which differs with the batch a sentence was decoded in.
+            "score": None if self.score is None else round(self.score, 4),
             "flags": list(self.flags),
         }
 
