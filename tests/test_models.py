@@ -91,8 +91,10 @@ def test_offline_hub_id_not_cached_names_the_download_command() -> None:
 def test_device_and_dtype_resolution() -> None:
     assert resolve_device("cpu") == "cpu"
     assert resolve_dtype("auto", "cpu") == "float32"
-    with pytest.raises(DeviceError, match="^unknown device 'tpu'; use one of auto, cpu, cuda, mps$"):
+    with pytest.raises(DeviceError, match="^unknown device 'tpu'; use one of auto, cpu, cuda, cuda:N, mps$"):
         resolve_device("tpu")
+    with pytest.raises(DeviceError, match="^unknown device 'cuda:banana'; use one of auto, cpu, cuda, cuda:N, mps$"):
+        resolve_device("cuda:banana")
     with pytest.raises(DeviceError, match="^--dtype float16 is not supported on CPU; use float32 or bfloat16$"):
         resolve_dtype("float16", "cpu")
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors as errors_module
 from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
 from .journal import FolderPlan, Journal, plan_folder
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, check_device_names
 from .presets import DEFAULT_JA_SUMMARIZER
 from .backends import check_backend_name
 from .pipeline import (
@@ -111,6 +111,7 @@ def translate_on_ray(
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
     if loaders is None:
         check_backend_name(backend)
+        check_device_names(device, dtype)
         loaders = model_loaders(
             model=model, summarizer_model=summarizer_model, summary=summary, ja_summarizer_model=ja_summarizer_model,
             beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend, device=device,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,12 +173,20 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
+def check_device_names(device: str, dtype: str = "auto") -> None:
+    """DeviceError unless `device` and `dtype` are names ja2en knows; whether the machine has
+    them is `resolve_device`'s question (a Ray driver may have no GPU its workers have)."""
+    if device not in DEVICES and not re.fullmatch(r"cuda:\d+", device):
+        raise DeviceError(f"unknown device '{device}'; use one of auto, cpu, cuda, cuda:N, mps")
+    if dtype not in DTYPES:
+        raise DeviceError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+
+
 def resolve_device(device: str) -> str:
     """Turn `auto` into the best available device; refuse one that is not there."""
     import torch
 
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise DeviceError(f"unknown device '{device}'; use one of {', '.join(DEVICES)}")
+    check_device_names(device)
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -186,6 +195,9 @@ def resolve_device(device: str) -> str:
         return "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise DeviceError(f"--device {device}: this machine has {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
     if device == "mps" and not torch.backends.mps.is_available():
         raise DeviceError("--device mps was asked for but MPS is not available; use --device cpu or auto")
     return device
