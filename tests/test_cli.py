@@ -182,3 +182,41 @@ def test_export_unknown_format_and_missing_scores_are_one_line(tmp_path: Path) -
         f"error: {run}: its pairs have no scores, so --min-score cannot filter them; "
         "drop --min-score, or re-translate with a ja2en version that records scores\n"
     )
+
+
+def test_export_and_publish_of_an_unfinished_run_need_partial(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path / "run")
+    (run / "manifest.json").write_text(
+        json.dumps({"status": "running", "counts": {"documents_planned": 20}}), encoding="utf-8"
+    )
+    refused = runner.invoke(app, ["export", str(run), "-f", "tsv"])
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"error: {run} is not finished (2 of 20 documents); re-run the same")
+    assert refused.stderr.endswith("or pass --partial\n")
+    assert not (run / "corpus.tsv").exists()
+    exported = runner.invoke(app, ["export", str(run), "-f", "tsv", "--partial"])
+    assert exported.exit_code == 0, exported.output
+    assert len((run / "corpus.tsv").read_text(encoding="utf-8").splitlines()) == 3
+    refused = runner.invoke(app, ["publish", str(run), "--dry-run"])
+    assert refused.exit_code == 2 and "is not finished (2 of 20 documents)" in refused.stderr
+
+
+def test_publish_into_a_folder_of_other_files_needs_overwrite_and_never_deletes_them(tmp_path: Path, translator) -> None:
+    from ja2en import translate_documents
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("会議は延期された。\n", encoding="utf-8")
+    run = translate_documents(
+        tmp_path / "in", output_dir=tmp_path / "run", translator=translator, summarizer_model=None
+    ).output_dir
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work", encoding="utf-8")
+    refused = runner.invoke(app, ["publish", str(run), "--dry-run", "--local-dir", str(mine)])
+    assert refused.exit_code == 4 and "--overwrite" in refused.stderr
+    assert (mine / "thesis.tex").read_text(encoding="utf-8") == "years of work"
+    built = runner.invoke(app, ["publish", str(run), "--dry-run", "--local-dir", str(mine), "--overwrite", "--license", "other"])
+    assert built.exit_code == 0, built.output
+    assert built.stderr.startswith(f"warning: --local-dir {mine} held files ja2en did not write; they are now in ")
+    aside = Path(built.stderr.split("they are now in ", 1)[1].strip())
+    assert (aside / "thesis.tex").read_text(encoding="utf-8") == "years of work"

@@ -65,6 +65,10 @@ MinScoreOption = Annotated[
 ]
 DropFlaggedOption = Annotated[bool, typer.Option("--drop-flagged", help="Drop pairs with quality flags.")]
 DedupOption = Annotated[bool, typer.Option("--dedup", help="Keep only the first of identical (ja, en) pairs.")]
+PartialOption = Annotated[
+    bool,
+    typer.Option("--partial", help="Use a run that has not finished: only its finished documents, marked as partial."),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -360,6 +364,15 @@ def publish_cli(
     min_score: MinScoreOption = None,
     drop_flagged: DropFlaggedOption = False,
     dedup: DedupOption = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Build into a --local-dir that holds other files: they are moved aside to DIR.replaced-<time>, "
+            "never deleted (never allowed for the run folder).",
+        ),
+    ] = False,
+    partial: PartialOption = False,
 ) -> None:
     """Build a Hugging Face dataset (configs `sentences`, `documents`) from a run and push it to the Hub."""
     result = publish(
@@ -372,6 +385,8 @@ def publish_cli(
         pretty_name=pretty_name,
         description=description,
         pair_filter=PairFilter(min_score=min_score, drop_flagged=drop_flagged, dedup=dedup),
+        overwrite=overwrite,
+        partial=partial,
     )
     build = result.build
     where = "dry run, nothing pushed" if result.url is None else f"pushed to {result.url} ({'public' if public else 'private'})"
@@ -393,6 +408,7 @@ def export_cli(
     min_score: MinScoreOption = None,
     drop_flagged: DropFlaggedOption = False,
     dedup: DedupOption = False,
+    partial: PartialOption = False,
 ) -> None:
     """Export the aligned pairs for CAT and MT tools: TMX 1.4b, Moses text files, or JParaCrawl-style TSV."""
     result = export_corpus(
@@ -400,6 +416,7 @@ def export_cli(
         format=format,
         destination=destination,
         pair_filter=PairFilter(min_score=min_score, drop_flagged=drop_flagged, dedup=dedup),
+        partial=partial,
     )
     replaced = f", {result.replaced_characters} unwritable characters replaced by U+FFFD" if result.replaced_characters else ""
     typer.echo(
