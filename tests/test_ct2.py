@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ja2en.backends import Decoding, Generation, TorchBackend
-from ja2en.ct2 import CT2Backend
+from ja2en.ct2 import CONVERSION_VERSION, CT2Backend
 from ja2en.errors import DeviceError, ModelError
 from ja2en.models import LoadedModel, ResolvedModel, load_seq2seq
 
@@ -68,7 +68,7 @@ def test_float32_translates_every_sentence_as_torch_does(marian, marian_fp32, co
 def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, corpus, expected) -> None:
     int8 = CT2Backend(marian)  # compute_type="auto"
     # stored already quantized, beside the float32 copy, not quantized again at every load
-    assert int8.path == marian_fp32.path.with_name(marian_fp32.path.name.removesuffix("-float32") + "-int8")
+    assert int8.path == marian_fp32.path.with_name(marian_fp32.path.name.replace("-float32-", "-int8-"))
     assert int8.describe() == {"backend": "ct2", "compute_type": "int8", "converted": int8.path.as_posix()}
     ct2 = _run(int8, _mixed_batches(corpus), Decoding(beams=1, max_new_tokens=128))
     assert {ja: g.text for ja, g in ct2.items()} == expected
@@ -160,7 +160,8 @@ def test_conversion_is_cached_per_revision_and_quantization_and_silent(
     first = CT2Backend(marian, compute_type="float32")
     assert capfd.readouterr() == ("", "")  # the library never prints, not even progress bars
     stem = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
-    assert first.path == tmp_path / "ct2" / f"{stem}-float32"
+    version = f"c{CONVERSION_VERSION}"
+    assert first.path == tmp_path / "ct2" / f"{stem}-float32-{version}"
     assert [p.name for p in (tmp_path / "ct2").iterdir()] == [first.path.name]  # no staging folder left
     assert first.describe() == {"backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()}
 
@@ -175,8 +176,8 @@ def test_conversion_is_cached_per_revision_and_quantization_and_silent(
     assert second.path == first.path
     assert second.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
     int8 = CT2Backend(marian, compute_type="int8")  # another quantization: a copy of its own
-    assert int8.path == tmp_path / "ct2" / f"{stem}-int8"
-    assert sorted(p.name for p in (tmp_path / "ct2").iterdir()) == [f"{stem}-float32", f"{stem}-int8"]
+    assert int8.path == tmp_path / "ct2" / f"{stem}-int8-{version}"
+    assert sorted(p.name for p in (tmp_path / "ct2").iterdir()) == [f"{stem}-float32-{version}", f"{stem}-int8-{version}"]
     assert int8.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
 
 
@@ -207,7 +208,8 @@ def test_two_conversions_at_once_keep_one_whole_folder(marian, tiny_marian, tmp_
     monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
     from ctranslate2.converters import TransformersConverter
 
-    target = tmp_path / "ct2" / f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}-int8"
+    name = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}-int8-c{CONVERSION_VERSION}"
+    target = tmp_path / "ct2" / name
     convert = TransformersConverter.convert
 
     def other_process_finishes_first(self, output_dir, **kwargs):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ja2en import Translator
 from ja2en.cli import app
+from ja2en.ct2 import CONVERSION_VERSION
 from ja2en.errors import ModelError
 from ja2en.models import SOURCE_FILE, resolve_model
 from ja2en.presets import PRESETS, license_warning
@@ -136,7 +137,7 @@ def test_convert_stores_the_ct2_copy_the_backend_then_uses(store, tiny_marian, m
     _put(store, "staka/fugumt-ja-en", tiny_marian)
     result = runner.invoke(app, ["models", "convert", "fugumt", "--quantization", "int8"])
     assert result.exit_code == 0, result.output
-    path = store / "ct2" / f"staka--fugumt-ja-en-{COMMIT}-int8"
+    path = store / "ct2" / f"staka--fugumt-ja-en-{COMMIT}-int8-c{CONVERSION_VERSION}"
     assert result.stdout == f"Converted fugumt for ct2 (int8) → {path}/\n"
     from ctranslate2.converters import TransformersConverter
 

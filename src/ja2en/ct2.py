@@ -1,7 +1,7 @@
 """The CTranslate2 backend: a transformers model converted once, cached, and decoded by CT2.
 
 The conversion is stored already quantized to the compute type it runs with, under
-`models/ct2/<model>-<revision>-<compute type>/`: converting to float32 and letting CT2
+`models/ct2/<model>-<revision>-<compute type>-c<conversion version>/`: converting to float32 and letting CT2
 quantize at every load cost ~200 MB of peak memory per load for nothing. Decoding
 mirrors `TorchBackend` token for token: the same tokenizer, decoder start, forced first
 token, length limits and banned words, so both engines give the same text. (Beam search
@@ -23,6 +23,11 @@ from typing import Any
 from .backends import Decoding, Generation
 from .errors import DeviceError, ModelError
 from .models import LoadedModel, models_dir
+
+# Part of every converted folder's name, raised whenever ja2en converts the same model
+# differently, so that a folder converted the old way is never reused. 2: T5-family
+# models (mT5) are no longer given a d_model**-0.5 output scale transformers does not apply.
+CONVERSION_VERSION = 2
 
 
 class CT2Backend:
@@ -160,7 +165,7 @@ def converted_model(loaded: LoadedModel, quantization: str) -> Path:
     resolved = loaded.resolved
     parts = [p for p in PurePosixPath(resolved.name.replace("\\", "/")).parts if p not in ("/", ".", "..", "~")]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", "--".join(parts[-2:])).strip("-.") or "model"
-    target = models_dir() / "ct2" / f"{readable}-{resolved.revision}-{quantization}"
+    target = models_dir() / "ct2" / f"{readable}-{resolved.revision}-{quantization}-c{CONVERSION_VERSION}"
     if target.is_dir():  # only ever created by the rename below, so it is complete
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +194,8 @@ def _convert(name: str, source: Path, output: Path, quantization: str) -> None:
             # older transformers carry; transformers' BART is always post-norm.
             if model.config.model_type == "bart" and not hasattr(model.config, "normalize_before"):
                 model.config.normalize_before = False
+            if model.config.model_type in _T5_FAMILY:
+                model.config.tie_word_embeddings = _scales_decoder_output(model.config)
             return model
 
     # The library never prints: hush transformers' bars and warnings while it loads the model.
@@ -209,6 +216,23 @@ def _convert(name: str, source: Path, output: Path, quantization: str) -> None:
         hf_logging.set_verbosity(verbosity)
         if bars_were_on:
             hf_logging.enable_progress_bar()
+
+
+# Converted by CT2's T5 loader, which reads tie_word_embeddings as "scale the decoder output".
+_T5_FAMILY = ("t5", "mt5", "umt5")
+
+
+def _scales_decoder_output(config: Any) -> bool:
+    """Whether transformers multiplies this T5-family decoder's output by d_model**-0.5 before lm_head.
+
+    CT2 applies that scale whenever `tie_word_embeddings` is set, as transformers 4 did. In
+    transformers 5 every T5-family config says tie_word_embeddings=True, whatever the
+    checkpoint; T5 and umT5 keep the original flag as `scale_decoder_outputs` and scale by
+    it, and mT5 (whose lm_head is its own, never the shared embedding) never scales. Left
+    alone, CT2 flattened mT5's logits 8-fold at d_model 64: the greedy argmax survives, but
+    beam search ranks by those scores and picked other, worse summaries than transformers.
+    """
+    return bool(getattr(config, "scale_decoder_outputs", False))
 
 
 def _model_type(path: Path) -> str:
