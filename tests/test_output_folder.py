@@ -241,3 +241,10 @@ def test_another_runs_output_folder_inside_the_inputs_is_skipped_too(tmp_path: P
     with pytest.warns(Ja2enWarning, match="old-run: it holds ja2en outputs"):
         result = run(inputs, tmp_path / "out")
     assert result.errors == () and result.documents == 2
+
+
+def test_the_input_folder_itself_as_output_is_refused_before_anything_is_written(tmp_path: Path, run) -> None:
+    inputs = make_inputs(tmp_path / "in", 2)
+    with pytest.raises(InputError, match=r"/in: is the output folder too; write the outputs to another folder with -o$"):
+        run(inputs, inputs)
+    assert sorted(p.name for p in inputs.iterdir()) == ["doc000.txt", "doc001.txt"]

@@ -176,7 +176,11 @@ def list_input_files(
 
     for raw in inputs:
         path = Path(raw)
-        if path.is_dir():
+        if path.is_dir() and os.path.realpath(path) in excluded:
+            found.append(
+                InputError(f"{display_path(path)}: is the output folder too; write the outputs to another folder with -o")
+            )
+        elif path.is_dir():
             for item in _walk(path, excluded, skipped):
                 if isinstance(item, InputError):
                     found.append(item)
