@@ -135,9 +135,8 @@ def test_cli_summary_ja(tmp_path, corpus, expected, tiny_marian, tiny_mt5) -> No
         assert records[doc_id]["summary_ja"] == sentences[0]
         assert records[doc_id]["summary_en"] == expected[sentences[0]]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["models"]["ja_summarization"]["backend"], manifest["models"]["ja_summarization"]["compute_type"]) == (
-        "ct2", "int8",
-    )  # fmt: skip
+    engine = manifest["models"]["ja_summarization"]
+    assert (engine["backend"], engine["compute_type"]) == ("ct2", "int8")
 
 
 def test_unknown_summary_mode_and_non_commercial_warning(tmp_path, corpus, tiny_marian) -> None:
