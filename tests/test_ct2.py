@@ -1,23 +1,27 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
+from ja2en import Translator
 from ja2en.backends import Decoding, Generation, TorchBackend
 from ja2en.ct2 import CONVERSION_VERSION, CT2Backend
-from ja2en.errors import DeviceError, ModelError
+from ja2en.errors import DeviceError, Ja2enWarning, ModelError
 from ja2en.models import LoadedModel, ResolvedModel, load_seq2seq
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory):
-    """One model store for the module, so each tiny model is converted once."""
+    """One model store and cache for the module, so each tiny model is converted once."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JA2EN_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+        patch.setenv("JA2EN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         yield
 
 
@@ -155,13 +159,16 @@ def test_length_cap_is_reported(marian, marian_fp32, corpus, expected) -> None:
 def test_conversion_is_cached_per_revision_and_quantization_and_silent(
     marian, tiny_marian, tmp_path, monkeypatch, capfd
 ) -> None:
-    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    # A model outside the local store: its conversion is kept in the user cache.
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
     capfd.readouterr()
     first = CT2Backend(marian, compute_type="float32")
     assert capfd.readouterr() == ("", "")  # the library never prints, not even progress bars
     stem = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}"
     version = f"c{CONVERSION_VERSION}"
     assert first.path == tmp_path / "ct2" / f"{stem}-float32-{version}"
+    assert not (tmp_path / "models").exists()
     assert [p.name for p in (tmp_path / "ct2").iterdir()] == [first.path.name]  # no staging folder left
     assert first.describe() == {"backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()}
 
@@ -177,12 +184,13 @@ def test_conversion_is_cached_per_revision_and_quantization_and_silent(
     assert second.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
     int8 = CT2Backend(marian, compute_type="int8")  # another quantization: a copy of its own
     assert int8.path == tmp_path / "ct2" / f"{stem}-int8-{version}"
-    assert sorted(p.name for p in (tmp_path / "ct2").iterdir()) == [f"{stem}-float32-{version}", f"{stem}-int8-{version}"]
+    kept = sorted(p.name for p in (tmp_path / "ct2").iterdir())
+    assert kept == [f"{stem}-float32-{version}", f"{stem}-int8-{version}"]
     assert int8.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
 
 
 def test_a_crash_mid_conversion_leaves_nothing_that_looks_converted(marian, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path))
     from ctranslate2.converters import TransformersConverter
 
     def crash(self, output_dir, **kwargs):
@@ -199,13 +207,13 @@ def test_a_crash_mid_conversion_leaves_nothing_that_looks_converted(marian, tmp_
     )
     assert list((tmp_path / "ct2").iterdir()) == []
     monkeypatch.undo()
-    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path))
     retried = CT2Backend(marian)  # the next run converts from scratch
     assert retried.generate(["会議は延期された。"], Decoding())[0].text == "The meeting was postponed."
 
 
 def test_two_conversions_at_once_keep_one_whole_folder(marian, tiny_marian, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path))
     from ctranslate2.converters import TransformersConverter
 
     name = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}-int8-c{CONVERSION_VERSION}"
@@ -228,7 +236,7 @@ def test_two_conversions_at_once_keep_one_whole_folder(marian, tiny_marian, tmp_
 def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None:
     from transformers import LEDConfig
 
-    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))
     LEDConfig(d_model=16, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path / "led")
     config = LEDConfig.from_pretrained(tmp_path / "led")
     loaded = LoadedModel(ResolvedModel("tiny-led", tmp_path / "led", "local-0"), None, config, "cpu", "float32")
@@ -238,7 +246,7 @@ def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None
         "model 'tiny-led' (led) cannot be converted for the ct2 backend "
         "(No conversion is registered for the model configuration LEDConfig); use --backend torch"
     )
-    assert list((tmp_path / "models" / "ct2").iterdir()) == []
+    assert list((tmp_path / "cache" / "ct2").iterdir()) == []
 
 
 def test_ct2_never_loads_the_torch_weights(store, tiny_marian, corpus, expected) -> None:
@@ -257,3 +265,120 @@ def test_devices_and_compute_types_ct2_lacks_are_refused(store, marian) -> None:
     refusal = r"^compute type 'int8_float16' is not supported on cpu; use one of .*int8.* or auto$"
     with pytest.raises(DeviceError, match=refusal):
         CT2Backend(marian, compute_type="int8_float16")
+
+
+def _unwritable(folder: Path) -> str:
+    """Make `folder` a place no folder can be made or written in; returns the reason the OS gives.
+
+    Permissions stop nobody running as root (as test containers often do), so there a file
+    takes the folder's place, where mkdir fails just the same.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.write_text("", encoding="utf-8")
+        return "File exists"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    return "Permission denied"
+
+
+def _ja2en_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, Ja2enWarning)]
+
+
+def test_a_read_only_current_folder_does_not_stop_the_ct2_backend(tiny_marian, expected, tmp_path, monkeypatch) -> None:
+    # The conversion used to go to ./models/ct2/ and crashed with "Read-only file system: 'models'".
+    monkeypatch.delenv("JA2EN_MODELS_DIR", raising=False)  # the default store: ./models
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))
+    here = tmp_path / "read-only"
+    here.mkdir()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        _unwritable(here / "models")  # root writes anywhere: make ./models impossible instead
+    else:
+        here.chmod(0o555)
+    monkeypatch.chdir(here)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            translator = Translator(str(tiny_marian), beams=1, device="cpu", backend="ct2")
+        sources = list(expected)[:5]
+        assert translator.translate(sources) == [expected[ja] for ja in sources]
+    finally:
+        here.chmod(0o755)
+    assert _ja2en_warnings(caught) == []  # nothing to warn about: a conversion is a cache
+    assert translator.backend.path.parent == tmp_path / "cache" / "ct2"
+    assert sorted(p.name for p in here.iterdir()) == (["models"] if (here / "models").is_file() else [])
+
+
+def test_a_store_model_keeps_its_conversion_beside_it_or_else_in_the_cache(
+    tiny_marian, expected, tmp_path, monkeypatch
+) -> None:
+    store, cache = tmp_path / "models", tmp_path / "cache"
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(store))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(cache))
+    shutil.copytree(tiny_marian, store / "staka" / "fugumt-ja-en")
+    loaded = load_seq2seq("staka/fugumt-ja-en", role="translation", device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        beside = CT2Backend(loaded, compute_type="int8")
+    assert _ja2en_warnings(caught) == []
+    assert beside.path.parent == store / "ct2"  # where `ja2en models convert` puts it, as before
+    assert not (cache / "ct2").exists()
+
+    # Another store whose ct2/ folder cannot be written: the cache takes the conversion, and says so.
+    other = tmp_path / "other-store"
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(other))
+    shutil.copytree(tiny_marian, other / "staka" / "fugumt-ja-en")
+    reason = _unwritable(other / "ct2")
+    loaded = load_seq2seq("staka/fugumt-ja-en", role="translation", device="cpu")
+    try:
+        with pytest.warns(Ja2enWarning) as caught:
+            fallback = CT2Backend(loaded, compute_type="int8")
+    finally:
+        (other / "ct2").chmod(0o755)
+    assert [str(w.message) for w in caught] == [
+        f"{other / 'ct2'}: not writable ({reason}); keeping the ct2 conversion in {cache / 'ct2'} instead"
+    ]
+    assert fallback.path.parent == cache / "ct2"
+    ja = list(expected)[0]
+    assert fallback.generate([ja], Decoding())[0].text == expected[ja]
+    # The next run finds it there, quietly.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = CT2Backend(loaded, compute_type="int8")
+    assert (again.path, _ja2en_warnings(caught)) == (fallback.path, [])
+
+
+def test_nowhere_to_keep_a_conversion_says_what_to_do(marian, tmp_path, monkeypatch) -> None:
+    store, cache = tmp_path / "models", tmp_path / "cache"
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(store))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(cache))
+    reason = _unwritable(cache / "ct2")
+    assert _unwritable(store / "ct2") == reason
+    try:
+        with pytest.raises(ModelError) as error:
+            CT2Backend(marian)
+    finally:
+        for folder in (cache / "ct2", store / "ct2"):
+            folder.chmod(0o755)
+    assert str(error.value) == (
+        f"cannot store the ct2 conversion of model '{marian.resolved.name}': neither {cache / 'ct2'} ({reason}) "
+        f"nor {store / 'ct2'} ({reason}) is writable; set JA2EN_CACHE_DIR to a writable folder, or use --backend torch"
+    )
+
+
+def test_a_conversion_from_before_the_mt5_fix_is_not_reused(
+    marian, tiny_marian, expected, tmp_path, monkeypatch
+) -> None:
+    # Folders named as before CONVERSION_VERSION, in both places: old mT5 conversions there
+    # scale the logits wrongly, so none may be picked up (here, broken ones would not load).
+    monkeypatch.setenv("JA2EN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))
+    old = f"{tiny_marian.parent.name}--{tiny_marian.name}-{marian.resolved.revision}-float32"
+    for place in (tmp_path / "models" / "ct2", tmp_path / "cache" / "ct2"):
+        (place / old).mkdir(parents=True)
+        (place / old / "model.bin").write_bytes(b"converted by an older ja2en")
+    backend = CT2Backend(marian, compute_type="float32")
+    assert backend.path.name == f"{old}-c{CONVERSION_VERSION}"
+    ja = list(expected)[1]
+    assert backend.generate([ja], Decoding())[0].text == expected[ja]

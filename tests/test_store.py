@@ -26,6 +26,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "models"
     monkeypatch.setenv("JA2EN_MODELS_DIR", str(root))
+    monkeypatch.setenv("JA2EN_CACHE_DIR", str(tmp_path / "cache"))  # no conversion left by another test
     return root
 
 
@@ -149,6 +150,35 @@ def test_convert_stores_the_ct2_copy_the_backend_then_uses(store, tiny_marian, m
     assert translator.translate(["会議は延期された。"]) == [expected["会議は延期された。"]]
     with pytest.raises(ModelError, match="^unknown quantization 'int4'; use one of int8, "):
         convert_model("fugumt", quantization="int4")
+
+
+def test_convert_puts_any_model_in_the_store_where_the_backend_finds_it(
+    store, tiny_marian, monkeypatch, expected
+) -> None:
+    # A model folder outside the store would have its conversion in the user cache; one made
+    # ahead of time by `models convert` is in models/ct2/, as documented, and used from there.
+    path = convert_model(str(tiny_marian), quantization="int8")
+    assert path.parent == store / "ct2"
+    from ctranslate2.converters import TransformersConverter
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(TransformersConverter, "convert", no_conversion)
+    translator = Translator(str(tiny_marian), beams=1, device="cpu", backend="ct2", compute_type="int8")
+    assert translator.backend.path == path
+    assert translator.translate(["会議は延期された。"]) == [expected["会議は延期された。"]]
+
+
+def test_convert_into_a_store_that_cannot_be_written_says_what_to_do(store, tiny_marian) -> None:
+    store.mkdir()
+    (store / "ct2").write_text("", encoding="utf-8")  # no folder can be made there, root or not
+    with pytest.raises(ModelError) as error:
+        convert_model(str(tiny_marian))
+    assert str(error.value) == (
+        f"cannot store the ct2 conversion of model '{tiny_marian}': {store / 'ct2'} is not writable (File exists); "
+        "run from a folder where models/ can be written, or set JA2EN_MODELS_DIR to a writable folder"
+    )
 
 
 def test_presets_cover_the_issue_list_and_non_commercial_ones_warn() -> None:

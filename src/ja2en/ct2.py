@@ -1,8 +1,11 @@
 """The CTranslate2 backend: a transformers model converted once, cached, and decoded by CT2.
 
-The conversion is stored already quantized to the compute type it runs with, under
-`models/ct2/<model>-<revision>-<compute type>-c<conversion version>/`: converting to float32 and letting CT2
-quantize at every load cost ~200 MB of peak memory per load for nothing. Decoding
+The conversion is stored already quantized to the compute type it runs with, in a folder
+`<model>-<revision>-<compute type>-c<conversion version>/`: converting to float32 and
+letting CT2 quantize at every load cost ~200 MB of peak memory per load for nothing. It is
+a cache, so it lives in the user cache (`$JA2EN_CACHE_DIR/ct2/`), except for a model of the
+local store, whose conversion stays beside it in `models/ct2/` (where `ja2en models
+convert` puts it); a run never needs a writable current directory. Decoding
 mirrors `TorchBackend` token for token: the same tokenizer, decoder start, forced first
 token, length limits and banned words, so both engines give the same text. (Beam search
 with a repetition penalty can still differ: transformers applies it to log-probabilities,
@@ -21,8 +24,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .backends import Decoding, Generation
-from .errors import DeviceError, ModelError
-from .models import LoadedModel, models_dir
+from .cache import default_cache_dir
+from .errors import DeviceError, Ja2enWarning, ModelError
+from .models import LoadedModel, ResolvedModel, models_dir
 
 # Part of every converted folder's name, raised whenever ja2en converts the same model
 # differently, so that a folder converted the old way is never reused. 2: T5-family
@@ -157,19 +161,80 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
     return compute_type
 
 
-def converted_model(loaded: LoadedModel, quantization: str) -> Path:
+def converted_model(loaded: LoadedModel, quantization: str, *, into: Path | None = None) -> Path:
     """The CT2 copy of `loaded`'s model, converted on first use; one folder per revision and quantization.
 
     `quantization` is a CT2 compute type (int8, int8_float16, float16, float32, ...).
+    `into` is the folder to keep it in (`ja2en models convert`: `models/ct2/`); by default
+    the user cache, or `models/ct2/` for a model of the local store, and when that is not
+    writable the other one, with a Ja2enWarning.
     """
-    resolved = loaded.resolved
+    name = _folder_name(loaded.resolved, quantization)
+    places = [into] if into is not None else _places(loaded.resolved)
+    for place in places:
+        if _is_folder(place / name):  # only ever created by the rename below, so it is complete
+            return place / name
+    failures: list[tuple[Path, OSError]] = []
+    for place in places:
+        try:
+            staging = _staging_folder(place, name)
+        except OSError as exc:
+            failures.append((place, exc))
+            continue
+        if failures:
+            unwritable, exc = failures[0]
+            warnings.warn(
+                f"{unwritable}: not writable ({_reason(exc)}); keeping the ct2 conversion in {place} instead",
+                Ja2enWarning,
+                stacklevel=2,
+            )
+        return _convert_into(loaded, staging, place / name, quantization)
+    model = loaded.resolved.name
+    if into is not None:
+        raise ModelError(
+            f"cannot store the ct2 conversion of model '{model}': {into} is not writable ({_reason(failures[0][1])}); "
+            "run from a folder where models/ can be written, or set JA2EN_MODELS_DIR to a writable folder"
+        )
+    (first, first_exc), (second, second_exc) = failures
+    raise ModelError(
+        f"cannot store the ct2 conversion of model '{model}': neither {first} ({_reason(first_exc)}) "
+        f"nor {second} ({_reason(second_exc)}) is writable; set JA2EN_CACHE_DIR to a writable folder, "
+        "or use --backend torch"
+    )
+
+
+def _folder_name(resolved: ResolvedModel, quantization: str) -> str:
     parts = [p for p in PurePosixPath(resolved.name.replace("\\", "/")).parts if p not in ("/", ".", "..", "~")]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", "--".join(parts[-2:])).strip("-.") or "model"
-    target = models_dir() / "ct2" / f"{readable}-{resolved.revision}-{quantization}-c{CONVERSION_VERSION}"
-    if target.is_dir():  # only ever created by the rename below, so it is complete
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    return f"{readable}-{resolved.revision}-{quantization}-c{CONVERSION_VERSION}"
+
+
+def _places(resolved: ResolvedModel) -> list[Path]:
+    """Where a conversion may be kept, the preferred first: beside a model of the local store, else the cache."""
+    store, cache = models_dir() / "ct2", default_cache_dir() / "ct2"
+    try:
+        in_store = resolved.path.resolve().is_relative_to(models_dir().resolve())
+    except OSError:
+        in_store = False
+    return [store, cache] if in_store else [cache, store]
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a parent that cannot be searched: as good as absent
+        return False
+
+
+def _staging_folder(place: Path, name: str) -> Path:
+    """A fresh folder in `place` to convert into; OSError if `place` cannot be written."""
+    place.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{name}.", dir=place))
+
+
+def _convert_into(loaded: LoadedModel, staging: Path, target: Path, quantization: str) -> Path:
+    """Convert into `staging`, then rename it to `target` in one step, so a folder there is always complete."""
+    resolved = loaded.resolved
     try:
         _convert(resolved.name, resolved.path, staging, quantization)
         try:
@@ -180,6 +245,10 @@ def converted_model(loaded: LoadedModel, quantization: str) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _convert(name: str, source: Path, output: Path, quantization: str) -> None:

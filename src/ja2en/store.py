@@ -109,4 +109,5 @@ def convert_model(name: str, *, to: str = "ct2", quantization: str = "int8", rev
     preset = find_preset(name)
     role = preset.task if preset else TRANSLATION
     loaded = load_seq2seq(name, role=role, revision=revision, device="cpu")
-    return converted_model(loaded, quantization)
+    # models/ct2/ whatever the model, as `ja2en models convert` is documented to do.
+    return converted_model(loaded, quantization, into=models_dir() / "ct2")
