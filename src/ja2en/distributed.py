@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors as errors_module
 from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
-from .journal import FolderPlan, Journal, plan_folder
+from .journal import Journal, plan_folder
 from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, check_device_names
 from .presets import DEFAULT_JA_SUMMARIZER
 from .backends import check_backend_name
@@ -40,6 +40,7 @@ from .pipeline import (
     ProgressCallback,
     RunResult,
     check_inputs,
+    drop_clashes,
     finish_run,
     folder_order,
     now,
@@ -246,7 +247,8 @@ def _run(
     if not documents:
         raise _nothing_to_translate(errors, inputs)
     plan = plan_folder(output_dir, inputs, [(d["id"], d["source"]) for d in documents], append=append, force=force)
-    documents = _apply_plan(plan, documents, errors, fail_fast)
+    documents = drop_clashes(plan, documents, lambda d: d["id"], fail_fast)
+    errors.extend({"error": type(error).__name__, "message": str(error)} for _, error in plan.clashes)
     total_sentences = sum(d["num_sentences"] for d in documents)
     timings["read_s"] = time.perf_counter() - started
     if progress:
@@ -324,19 +326,6 @@ def _run(
     if progress:
         progress(Progress("done", state["documents"], len(documents), state["sentences"], total_sentences))
     return result
-
-
-def _apply_plan(
-    plan: FolderPlan, documents: list[dict[str, Any]], errors: list[dict[str, str]], fail_fast: bool
-) -> list[dict[str, Any]]:
-    """What was read less the documents whose id the folder holds from another source (--append)."""
-    if not plan.clashes:
-        return documents
-    if fail_fast:
-        raise plan.clashes[0][1]
-    errors.extend({"error": type(error).__name__, "message": str(error)} for _, error in plan.clashes)
-    clashing = {doc_id for doc_id, _ in plan.clashes}
-    return [d for d in documents if d["id"] not in clashing]
 
 
 def _nothing_to_translate(errors: list[dict[str, str]], inputs: Sequence[Path | str]) -> Ja2enError:

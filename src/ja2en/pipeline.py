@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .backends import Decoding, check_backend_name
 from .cache import TranslationCache
@@ -96,6 +96,7 @@ class RunResult:
 
 
 ProgressCallback = Callable[[Progress], None]
+T = TypeVar("T")
 
 
 def assemble(
@@ -370,15 +371,12 @@ def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
     return paths
 
 
-def apply_plan(plan: FolderPlan, documents: list[Document], errors: list[Ja2enError], fail_fast: bool) -> list[Document]:
+def drop_clashes(plan: FolderPlan, documents: list[T], doc_id: Callable[[T], str], fail_fast: bool) -> list[T]:
     """This run's documents less those whose id the folder holds from another source (--append)."""
-    if not plan.clashes:
-        return documents
-    if fail_fast:
+    if plan.clashes and fail_fast:
         raise plan.clashes[0][1]
-    errors.extend(error for _, error in plan.clashes)
-    clashing = {doc_id for doc_id, _ in plan.clashes}
-    return [d for d in documents if d.id not in clashing]
+    clashing = {clash_id for clash_id, _ in plan.clashes}
+    return [d for d in documents if doc_id(d) not in clashing] if clashing else documents
 
 
 def folder_order(journal: Journal, plan: FolderPlan, current: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -493,7 +491,8 @@ def translate_documents(
             output, [display_path(p) for p in inputs], [(d.id, d.source) for d in documents],
             append=append, force=force,
         )  # fmt: skip
-        documents = apply_plan(plan, documents, errors, fail_fast)
+        documents = drop_clashes(plan, documents, lambda d: d.id, fail_fast)
+        errors.extend(error for _, error in plan.clashes)
         run = _LocalRun(started, inputs, input_files, documents, errors, plan, encoding, progress)
         translator, summarizer, ja_summarizer = run.load(
             translator, summarizer, ja_summarizer, summary=summary, model=model, summarizer_model=summarizer_model,
