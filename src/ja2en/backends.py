@@ -7,7 +7,7 @@ stopped at the length cap instead of at end-of-sentence. Two engines:
 - `TorchBackend`: transformers `generate` under `torch.inference_mode`, optionally with
   dynamic int8 quantization of the Linear layers on CPU, and on CUDA out-of-memory a
   batch is halved and retried instead of failing.
-- `CT2Backend` (ct2.py): CTranslate2, converted once and cached under `models/`.
+- `CT2Backend` (ct2.py): CTranslate2, converted once and cached (ct2.converted_model says where).
 
 Backends are picked by name through `load_backend`, imported lazily so the CLI starts fast
 and a missing optional engine fails with its install line.
