@@ -218,7 +218,7 @@ def test_two_real_runs_at_once_never_write_a_document_twice(tmp_path: Path, tiny
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 4]), results  # the second either waited its turn (finished first) or was refused
     refused = [err for code, err in results if code == 4]
-    assert all("is being written by another ja2en run (pid " in err for err in refused)
+    assert all("is being written by another ja2en run (pid " in err for err in refused), refused
     assert ids(tmp_path / "out") == [f"doc{i:03d}" for i in range(30)]
 
 

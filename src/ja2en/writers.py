@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import OutputError
+from .errors import OutputError, display_path
 
 DOCUMENTS_FILE = "documents.jsonl"
 SENTENCES_FILE = "sentences.jsonl"
@@ -32,11 +34,14 @@ def prepare_output_dir(path: Path | str) -> Path:
     output = Path(path)
     try:
         output.mkdir(parents=True, exist_ok=True)
-        probe = output / ".ja2en-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A name of its own: two processes probing one folder must not delete each other's probe.
+        handle, probe = tempfile.mkstemp(prefix=".ja2en-write-test.", dir=output)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"{output}: cannot write the output folder ({exc.strerror}); choose another with -o") from None
+        raise OutputError(
+            f"{display_path(output)}: cannot write the output folder ({exc.strerror}); choose another with -o"
+        ) from None
     return output
 
 
@@ -148,7 +153,7 @@ class OutputLock:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            holder = self._holder(fd)
             os.close(fd)
             raise OutputError(self._busy(holder)) from None
         if not self.shared:
@@ -157,15 +162,30 @@ class OutputLock:
         self._fd = fd
         return self
 
+    @staticmethod
+    def _holder(fd: int) -> str:
+        """The pid a writer put in the lock file; empty for readers, who write none.
+
+        A writer writes its pid just after it takes the lock, so an empty file is read
+        again for a moment before it is taken to mean readers.
+        """
+        for _ in range(20):
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            if holder:
+                return holder
+            time.sleep(0.01)
+        return ""
+
     def _busy(self, holder: str) -> str:
+        folder = display_path(self.folder)
         if not holder.isdigit():
             return (
-                f"{self.folder} is in use by another ja2en command (publish or export reading it); "
+                f"{folder} is in use by another ja2en command (publish or export reading it); "
                 "wait for it to finish, or use another -o"
             )
         if self.shared:
-            return f"{self.folder} is being written by another ja2en run (pid {holder}); wait for it to finish, then try again"
-        return f"{self.folder} is being written by another ja2en run (pid {holder}); wait for it or use another -o"
+            return f"{folder} is being written by another ja2en run (pid {holder}); wait for it to finish, then try again"
+        return f"{folder} is being written by another ja2en run (pid {holder}); wait for it or use another -o"
 
     def release(self) -> None:
         """Let go of the lock (closing the file descriptor releases it)."""
