@@ -494,12 +494,18 @@ def translate_documents(
         documents = drop_clashes(plan, documents, lambda d: d.id, fail_fast)
         errors.extend(error for _, error in plan.clashes)
         run = _LocalRun(started, inputs, input_files, documents, errors, plan, encoding, progress)
-        translator, summarizer, ja_summarizer = run.load(
-            translator, summarizer, ja_summarizer, summary=summary, model=model, summarizer_model=summarizer_model,
-            ja_summarizer_model=ja_summarizer_model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-            backend=backend, device=device, dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
-        )  # fmt: skip
-        return run.execute(output, translator, summarizer, ja_summarizer, summary=summary, force=force, fail_fast=fail_fast)
+        try:
+            translator, summarizer, ja_summarizer = run.load(
+                translator, summarizer, ja_summarizer, summary=summary, model=model, summarizer_model=summarizer_model,
+                ja_summarizer_model=ja_summarizer_model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
+                backend=backend, device=device, dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
+            )  # fmt: skip
+            return run.execute(
+                output, translator, summarizer, ja_summarizer, summary=summary, force=force, fail_fast=fail_fast
+            )
+        finally:
+            if run.translation_cache:  # the cache this run opened, however the run ends
+                run.translation_cache.close()
 
 
 class _LocalRun:
@@ -627,8 +633,6 @@ class _LocalRun:
             input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
             started=self.started, started_at=self.started_at,
         )  # fmt: skip
-        if self.translation_cache:
-            self.translation_cache.close()
         self.report("done")
         return result
 
