@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from ja2en import Translator
-from ja2en.backends import Decoding, Generation, TorchBackend
-from ja2en.ct2 import CONVERSION_VERSION, CT2Backend
+from ja2en.backends import Decoding, Generation
+from ja2en.backends.torch import TorchBackend
+from ja2en.backends.ct2 import CONVERSION_VERSION, CT2Backend
 from ja2en.errors import DeviceError, Ja2enWarning, ModelError
-from ja2en.models import LoadedModel, ResolvedModel, load_seq2seq
+from ja2en.models.load import LoadedModel, ResolvedModel, load_seq2seq
 
 
 @pytest.fixture(scope="module")

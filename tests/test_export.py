@@ -14,12 +14,12 @@ from xml.etree import ElementTree
 import pytest
 
 import ja2en
-from ja2en.corpus import PairFilter
+from ja2en.corpus.output import PairFilter
 from ja2en.errors import InputError, OutputError
-from ja2en.export import FORMATS, export_corpus
+from ja2en.corpus.export import FORMATS, export_corpus
 from ja2en.writers import OutputLock
 
-export_module = importlib.import_module("ja2en.export")
+export_module = importlib.import_module("ja2en.corpus.export")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 LONG = "長い文です。" * 20_000  # 120,000 characters in one segment
 

@@ -7,7 +7,7 @@ import pytest
 
 from ja2en import ModelError, resolve_model
 from ja2en.errors import DeviceError
-from ja2en.models import SOURCE_FILE, load_seq2seq, resolve_device, resolve_dtype
+from ja2en.models.load import SOURCE_FILE, load_seq2seq, resolve_device, resolve_dtype
 
 
 def test_local_folder_resolves_to_itself_with_a_content_revision(tiny_marian: Path, tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from ja2en import InputError, OutputError, PairFilter, PublishError, build_dataset, publish, translate_documents
 from ja2en.cli import app
-from ja2en.corpus import published_model, published_source
+from ja2en.corpus.output import published_model, published_source
 from ja2en.errors import Ja2enWarning
 from ja2en.writers import OutputLock
 
-publish_module = importlib.import_module("ja2en.publish")  # `ja2en.publish` is the function
+publish_module = importlib.import_module("ja2en.corpus.publish")  # `ja2en.publish` is the function
 
 DOCS = {
     "a.txt": "株価は大幅に下落した。会議は延期された。\n本当におめでとうございます!\n",

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from ja2en import EngineError, ModelError, Summarizer, Translator, read_documents, translate_documents
 from ja2en.cli import app
-from ja2en.distributed import translate_dataset, translate_on_ray
-from ja2en.ray_tasks import Loaders
+from ja2en.distributed.engine import translate_dataset, translate_on_ray
+from ja2en.distributed.tasks import Loaders
 
 # float32 torch, like the session `translator` and `summarizer` fixtures the outputs are compared with
 TRANSLATOR = {"beams": 1, "batch_size": 4, "device": "cpu", "backend": "torch", "quantize": False}

@@ -32,7 +32,7 @@ def run(translator: Translator):
 @pytest.fixture
 def one_document_per_group(monkeypatch: pytest.MonkeyPatch) -> None:
     # make_inputs writes three sentences a document: each group is then one document.
-    monkeypatch.setattr("ja2en.pipeline.GROUP_SENTENCES", 3)
+    monkeypatch.setattr("ja2en.process.GROUP_SENTENCES", 3)
 
 
 def test_a_model_that_dies_mid_run_stops_it_once_with_the_cause(

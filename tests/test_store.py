@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from ja2en import Translator
 from ja2en.cli import app
-from ja2en.ct2 import CONVERSION_VERSION
+from ja2en.backends.ct2 import CONVERSION_VERSION
 from ja2en.errors import ModelError
-from ja2en.models import SOURCE_FILE, resolve_model
-from ja2en.presets import PRESETS, license_warning
-from ja2en.store import convert_model, download_model, stored_model
+from ja2en.models.load import SOURCE_FILE, resolve_model
+from ja2en.models.presets import PRESETS, license_warning
+from ja2en.models.store import convert_model, download_model, stored_model
 
 runner = CliRunner()
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -7,15 +7,15 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 `import ja2en` and `ja2en --help` stay fast.
 """
 
-from .corpus import FilterCounts, PairFilter, PairRow, RunOutput
+from .corpus.output import FilterCounts, PairFilter, PairRow, RunOutput
 from .errors import DecodeError, DeviceError, EngineError, InputError, Ja2enError, ModelError, OutputError, PublishError
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
+from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
 from .evaluate import EvalReport, RougeScores, evaluate, rouge_scores
-from .distributed import translate_dataset, translate_on_ray
-from .export import ExportResult, export_corpus
-from .pipeline import Progress, RunResult, process_documents, translate_documents
-from .publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
-from .ray_tasks import Loaders, model_loaders
+from .distributed.engine import translate_dataset, translate_on_ray
+from .corpus.export import ExportResult, export_corpus
+from .run import Progress, RunResult, translate_documents
+from .corpus.publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
+from .distributed.tasks import Loaders, model_loaders
 from .readers import decode_bytes, normalize_text, read_documents
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
 from .references import Reference, ReferenceSet, read_references
@@ -68,7 +68,6 @@ __all__ = [
     "__version__",
     "decode_bytes",
     "normalize_text",
-    "process_documents",
     "read_documents",
     "resolve_model",
     "segment_document",

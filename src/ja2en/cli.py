@@ -21,13 +21,13 @@ import typer
 from . import __version__
 from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, display_path
 from .backends import BACKENDS
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
-from .corpus import FilterCounts, PairFilter
-from .pipeline import Progress, translate_documents
-from .export import FORMATS, export_corpus
-from .presets import DEFAULT_JA_SUMMARIZER, license_warning
-from .publish import publish
-from .store import QUANTIZATIONS, convert_model, download_model, list_models
+from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
+from .corpus.output import FilterCounts, PairFilter
+from .run import Progress, translate_documents
+from .corpus.export import FORMATS, export_corpus
+from .models.presets import DEFAULT_JA_SUMMARIZER, license_warning
+from .corpus.publish import publish
+from .models.store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
 from .references import read_references
 from .summarize import Summarizer
@@ -280,7 +280,7 @@ def translate_cli(
     run: Callable[..., Any] = translate_documents
     on_ray: dict[str, Any] = {}
     if engine == "ray":
-        from .distributed import translate_on_ray
+        from .distributed.engine import translate_on_ray
 
         run = translate_on_ray
         on_ray = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Ja2enError
-from .pipeline import Progress
+from .run import Progress
 from .references import ReferenceSet, read_references
 from .segment import split_paragraphs, split_sentences
 from .summarize import Summarizer

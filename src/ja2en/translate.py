@@ -19,7 +19,7 @@ from typing import Any
 
 from .backends import Backend, Decoding, engine_settings, Generation, load_backend
 from .cache import TranslationCache
-from .models import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
+from .models.load import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .quality import COPIED, REDECODE_FLAGS, detect_flags, has_text
 from .records import Translation
 

@@ -1,19 +1,19 @@
-"""Orchestration only: read → segment → translate → summarize → journal, with progress.
+"""The run driver: plan, resume, fingerprint, translate, write and report a run.
 
-Documents are translated in groups of a few hundred sentences so batches stay full
-across short documents, and each finished document is made durable before the next
-group (journal.py), so a crash costs at most one group. A document whose translation or
-summary fails is reported and the run goes on.
+read → segment → process (translate, summarize: process.py) → journal. Each finished
+document is made durable before the next group (journal.py), so a crash costs at most one
+group; a document whose translation or summary fails is reported and the run goes on.
+Both engines plan, fingerprint, write and report a run through the functions here; the Ray
+engine (distributed/) differs only in where documents are processed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -33,23 +33,17 @@ from .errors import (
     display_path,
 )
 from .journal import FolderPlan, Journal, plan_folder
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .presets import DEFAULT_JA_SUMMARIZER
+from .process import DocumentProcessor
+from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .models.presets import DEFAULT_JA_SUMMARIZER
 from .readers import list_input_files, read_file
-from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument, Translation
-from .segment import segment_document, split_sentences
+from .records import Document, TranslatedDocument
+from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
 from .writers import claim_output_dir
 
-GROUP_SENTENCES = 256
 SUMMARY_MODES = ("en", "ja", "both")
-
-# What one document can make a model call raise: a token sequence the model cannot take
-# (IndexError, ValueError), a tensor operation failing on its shapes or running out of
-# memory for its length (RuntimeError, MemoryError). Anything else (TypeError, OSError...)
-# is a bug or the machine, not the document, and stops the run at once.
-DOCUMENT_FAILURES: tuple[type[BaseException], ...] = (RuntimeError, ValueError, IndexError, MemoryError)
 
 # After this many documents in a row fail with the same kind of error, the run checks its
 # models on one short sentence; if that fails too, nothing else can succeed: it stops.
@@ -97,189 +91,6 @@ class RunResult:
 
 ProgressCallback = Callable[[Progress], None]
 T = TypeVar("T")
-
-
-def assemble(
-    document: Document,
-    sentences: Sequence[Sentence],
-    translations: Sequence[Translation],
-    summary: Summary | None,
-    models: dict[str, str],
-    summary_ja: Summary | None = None,
-) -> TranslatedDocument:
-    """Pair each Japanese sentence with its translation and rebuild the English text by paragraph."""
-    pairs = tuple(
-        SentencePair(s.paragraph, s.sentence, s.start, s.end, s.ja, t.en, t.score, t.flags)
-        for s, t in zip(sentences, translations, strict=True)
-    )
-    paragraphs: dict[int, list[str]] = {}
-    for pair in pairs:
-        paragraphs.setdefault(pair.paragraph, []).append(pair.en)
-    return TranslatedDocument(
-        id=document.id,
-        source=document.source,
-        sha256=document.sha256,
-        encoding=document.encoding,
-        pairs=pairs,
-        ja=document.text,
-        en="\n".join(" ".join(p) for p in paragraphs.values()),
-        summary=summary,
-        models=models,
-        summary_ja=summary_ja,
-    )
-
-
-def _model_ids(translator: Translator, summarizer: Summarizer | None, ja_summarizer: Summarizer | None) -> dict[str, str]:
-    ids = {"translation": translator.model_id, "translation_revision": translator.revision}
-    if summarizer:
-        ids |= {"summarization": summarizer.model_id, "summarization_revision": summarizer.revision}
-    if ja_summarizer:
-        ids |= {"ja_summarization": ja_summarizer.model_id, "ja_summarization_revision": ja_summarizer.revision}
-    return ids
-
-
-def process_documents(
-    documents: Iterable[Document],
-    translator: Translator,
-    summarizer: Summarizer | None = None,
-    *,
-    ja_summarizer: Summarizer | None = None,
-    on_sentences: Callable[[int], None] | None = None,
-    on_stage: Callable[[str], None] | None = None,
-) -> Iterator[TranslatedDocument | DocumentError]:
-    """Translate (and summarize) documents, yielding each finished one in input order. No I/O.
-
-    `summarizer` summarizes the English translation; `ja_summarizer` the Japanese source,
-    whose summary is then translated. A document that fails comes back as a DocumentError.
-    """
-    segmented = ((document, segment_document(document)) for document in documents)
-    yield from _process_segmented(
-        segmented, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=on_sentences, on_stage=on_stage
-    )
-
-
-def _process_segmented(
-    segmented: Iterable[tuple[Document, list[Sentence]]],
-    translator: Translator,
-    summarizer: Summarizer | None,
-    *,
-    ja_summarizer: Summarizer | None = None,
-    on_sentences: Callable[[int], None] | None,
-    on_stage: Callable[[str], None] | None,
-) -> Iterator[TranslatedDocument | DocumentError]:
-    models = _model_ids(translator, summarizer, ja_summarizer)
-    group: list[tuple[Document, list[Sentence]]] = []
-    size = 0
-
-    def stage(name: str) -> None:
-        if on_stage:
-            on_stage(name)
-
-    def translate_group() -> list[tuple[Document, list[Sentence], list[Translation]] | DocumentError]:
-        stage("translating")
-        reported = 0
-
-        def count(n: int) -> None:
-            nonlocal reported
-            reported += n
-            if on_sentences:
-                on_sentences(n)
-
-        try:
-            translations = translator.translate_detailed([s.ja for _, ss in group for s in ss], progress=count)
-        except DOCUMENT_FAILURES:
-            # Find the document at fault: translate each on its own (the good ones are
-            # cheap to redo, most from the cache) and report only the one that fails.
-            # Progress only moves past what the failed attempt already reported.
-            done: list[tuple[Document, list[Sentence], list[Translation]] | DocumentError] = []
-            finished = 0
-            for document, sentences in group:
-                try:
-                    done.append((document, sentences, translator.translate_detailed([s.ja for s in sentences])))
-                except DOCUMENT_FAILURES as exc:  # one document's failure must not stop the batch
-                    done.append(DocumentError.failed(document.source, "translation", exc))
-                finished += len(sentences)
-                if finished > reported:
-                    count(finished - reported)
-            return done
-        done, offset = [], 0
-        for document, sentences in group:
-            done.append((document, sentences, translations[offset : offset + len(sentences)]))
-            offset += len(sentences)
-        return done
-
-    Translated = list[tuple[Document, list[Sentence], list[Translation]]]
-
-    def summarize_with(
-        model: Summarizer | None, texts: list[list[str]], translated: Translated, what: str
-    ) -> list[Summary | DocumentError | None]:
-        if not model or not translated:
-            return [None] * len(translated)
-        stage("summarizing")
-        try:
-            return list(model.summarize_many(texts))
-        except DOCUMENT_FAILURES:
-            results: list[Summary | DocumentError | None] = []
-            for (document, _, _), own in zip(translated, texts, strict=True):
-                try:
-                    results.append(model.summarize(own))
-                except DOCUMENT_FAILURES as exc:
-                    results.append(DocumentError.failed(document.source, what, exc))
-            return results
-
-    def translate_summaries(
-        summaries: list[Summary | DocumentError | None], translated: Translated
-    ) -> list[Summary | DocumentError | None]:
-        """The Japanese summaries with their English, sentence by sentence, like the documents."""
-        results = list(summaries)
-        todo = [(i, split_sentences(s.text)) for i, s in enumerate(summaries) if isinstance(s, Summary)]
-
-        def attach(i: int, english: list[str]) -> None:
-            results[i] = dataclasses.replace(results[i], translation=" ".join(english))  # type: ignore[arg-type]
-
-        try:
-            english = iter(translator.translate([piece for _, pieces in todo for piece in pieces]))
-            for i, pieces in todo:
-                attach(i, [next(english) for _ in pieces])
-        except DOCUMENT_FAILURES:
-            for i, pieces in todo:  # find the summary at fault, as for the documents
-                try:
-                    attach(i, translator.translate(pieces))
-                except DOCUMENT_FAILURES as exc:
-                    results[i] = DocumentError.failed(translated[i][0].source, "summary translation", exc)
-        return results
-
-    def summarize(translated: Translated) -> list[tuple[Summary | None, Summary | None] | DocumentError]:
-        english = [[t.en for t in translations] for _, _, translations in translated]
-        of_english = summarize_with(summarizer, english, translated, "summarization")
-        japanese = [[s.ja for s in sentences] for _, sentences, _ in translated]
-        of_japanese = summarize_with(ja_summarizer, japanese, translated, "Japanese summarization")
-        if ja_summarizer:
-            of_japanese = translate_summaries(of_japanese, translated)
-        return [
-            en if isinstance(en, DocumentError) else ja if isinstance(ja, DocumentError) else (en, ja)
-            for en, ja in zip(of_english, of_japanese, strict=True)
-        ]
-
-    def flush() -> Iterator[TranslatedDocument | DocumentError]:
-        done = translate_group()
-        translated = [item for item in done if not isinstance(item, DocumentError)]
-        summaries = iter(summarize(translated))
-        for item in done:  # input order, failures in their place
-            if isinstance(item, DocumentError):
-                yield item
-                continue
-            summary = next(summaries)
-            yield summary if isinstance(summary, DocumentError) else assemble(*item, summary[0], models, summary[1])
-
-    for document, sentences in segmented:
-        group.append((document, sentences))
-        size += len(sentences)
-        if size >= GROUP_SENTENCES:
-            yield from flush()
-            group, size = [], 0
-    if group:
-        yield from flush()
 
 
 def check_summary_mode(summary: str) -> None:
@@ -429,7 +240,7 @@ def probe_models(translator: Translator, *summarizers: Summarizer | None) -> Non
 
 def check_device_options(device: str, dtype: str, backend: str) -> None:
     """Refuse a device, dtype or backend that cannot work, before anything is created."""
-    from .models import resolve_device, resolve_dtype
+    from .models.load import resolve_device, resolve_dtype
 
     resolve_dtype(dtype, resolve_device(device))
     check_backend_name(backend)
@@ -608,9 +419,10 @@ class _LocalRun:
         hits_before = translator.cache.hits if translator.cache else 0
         watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
         try:
-            for item in _process_segmented(
-                todo, translator, summarizer, ja_summarizer=ja_summarizer, on_sentences=self.advance, on_stage=self.report
-            ):
+            processor = DocumentProcessor(
+                translator, summarizer, ja_summarizer, on_sentences=self.advance, on_stage=self.report
+            )
+            for item in processor.process(todo):
                 watch.see(item)
                 if isinstance(item, DocumentError):
                     if fail_fast:

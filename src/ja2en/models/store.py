@@ -13,8 +13,8 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from .errors import ModelError
-from .models import SOURCE_FILE, is_network_error, load_seq2seq, models_dir, weight_patterns
+from ..errors import ModelError
+from .load import SOURCE_FILE, is_network_error, load_seq2seq, models_dir, weight_patterns
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
 
@@ -102,7 +102,7 @@ def convert_model(name: str, *, to: str = "ct2", quantization: str = "int8", rev
     """Convert `name` (preset, Hub id or folder) for the CTranslate2 backend; returns the converted folder."""
     if to != "ct2":
         raise ModelError(f"cannot convert to '{to}'; the only target is ct2")
-    from .ct2 import converted_model
+    from ..backends.ct2 import converted_model
 
     if quantization not in QUANTIZATIONS:
         raise ModelError(f"unknown quantization '{quantization}'; use one of {', '.join(QUANTIZATIONS)}")

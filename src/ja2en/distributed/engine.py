@@ -5,7 +5,7 @@ The driver (the process that calls `translate_on_ray`) stays the one writer: res
 back to it and go through the same Journal as a single-process run, so the outputs, their
 schema and the resume keys (document id, SHA-256 of its source bytes) are the same, and a
 run can be resumed by either engine. The Ray-side code (what runs in tasks and actors)
-lives in ray_tasks.py; Ray itself is imported only when a run starts (`pip install
+lives in tasks.py; Ray itself is imported only when a run starts (`pip install
 'ja2en[ray]'`).
 
 Failures: Ray restarts an actor whose process dies (`max_restarts=-1`) and tries each of
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import errors as errors_module
-from .errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
-from .journal import Journal, plan_folder
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, check_device_names
-from .presets import DEFAULT_JA_SUMMARIZER
-from .backends import check_backend_name
-from .pipeline import (
+from .. import errors as errors_module
+from ..errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
+from ..journal import Journal, plan_folder
+from ..models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, check_device_names
+from ..models.presets import DEFAULT_JA_SUMMARIZER
+from ..backends import check_backend_name
+from ..run import (
     Progress,
     ProgressCallback,
     RunResult,
@@ -47,8 +47,8 @@ from .pipeline import (
     run_manifest,
     versions,
 )
-from .ray_session import actor_retry_options, connected, get, import_ray, quiet, task_retry_options
-from .ray_tasks import (
+from .session import actor_retry_options, connected, get, import_ray, quiet, task_retry_options
+from .tasks import (
     Loaders,
     TranslateBatch,
     describe_loaders,
@@ -57,8 +57,8 @@ from .ray_tasks import (
     read_files,
     segment_documents,
 )
-from .readers import list_input_files
-from .writers import claim_output_dir, write_parquet
+from ..readers import list_input_files
+from ..writers import claim_output_dir, write_parquet
 
 if TYPE_CHECKING:
     import ray.data

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .corpus import published_input, published_model
-from .errors import InputError
-from .presets import license_of
+from .output import published_input, published_model
+from ..errors import InputError
+from ..models.presets import license_of
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"),

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError
-from .writers import DOCUMENTS_FILE, MANIFEST_FILE, OutputLock
+from ..errors import InputError
+from ..writers import DOCUMENTS_FILE, MANIFEST_FILE, OutputLock
 
 
 @dataclass(frozen=True, slots=True)

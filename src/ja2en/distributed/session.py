@@ -1,4 +1,4 @@
-"""Ray plumbing for distributed.py: joining a cluster, execution settings, retries, errors.
+"""Ray plumbing for engine.py: joining a cluster, execution settings, retries, errors.
 
 Ray is imported only through `import_ray`, so ja2en works (and `--help` is instant)
 without the `ray` extra.
@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import EngineError, Ja2enError
+from ..errors import EngineError, Ja2enError
 
 
 def import_ray() -> Any:

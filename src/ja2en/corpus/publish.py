@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .card import card_body, card_metadata, dataset_license
-from .corpus import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
-from .errors import InputError, Ja2enWarning, OutputError, PublishError
+from .output import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
+from ..errors import InputError, Ja2enWarning, OutputError, PublishError
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
@@ -251,7 +251,7 @@ def _write_build(
 
 def _write_marker(folder: Path) -> None:
     """Mark `folder` as a ja2en build, listing its files: the only ones a rebuild may delete."""
-    from . import __version__  # here, not at import time: the package imports this module
+    from .. import __version__  # here, not at import time: the package imports this module
 
     files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
     marker = {"created_by": "ja2en", "ja2en_version": __version__, "files": files}

@@ -2,8 +2,8 @@
 
 Each function takes and returns pyarrow tables with fixed schemas, so blocks from different
 tasks always agree. The actor runs the single-process pipeline's own translate-and-summarize
-step (pipeline._process_segmented) on each batch, so a document comes out of a Ray run
-exactly as it comes out of `translate_documents`. distributed.py drives all of this.
+step (process.DocumentProcessor) on each batch, so a document comes out of a Ray run
+exactly as it comes out of `translate_documents`. engine.py drives all of this.
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import TranslationCache
-from .errors import DocumentError, InputError
-from .models import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .pipeline import _process_segmented, check_summary_mode
-from .pipeline import describe_models
-from .presets import DEFAULT_JA_SUMMARIZER
-from .readers import read_file
-from .records import Document, Sentence
-from .segment import segment_document
-from .summarize import Summarizer
-from .translate import Translator
+from ..cache import TranslationCache
+from ..errors import DocumentError, InputError
+from ..models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from ..process import DocumentProcessor
+from ..run import check_summary_mode
+from ..run import describe_models
+from ..models.presets import DEFAULT_JA_SUMMARIZER
+from ..readers import read_file
+from ..records import Document, Sentence
+from ..segment import segment_document
+from ..summarize import Summarizer
+from ..translate import Translator
 
 @dataclass(frozen=True)
 class Loaders:
@@ -187,10 +188,7 @@ class TranslateBatch:
             segmented.append((document, sentences))
         cache = self.translator.cache
         hits = cache.hits if cache else 0
-        extra = {"ja_summarizer": self.ja_summarizer} if self.ja_summarizer else {}
-        results = _process_segmented(
-            segmented, self.translator, self.summarizer, on_sentences=None, on_stage=None, **extra
-        )
+        results = DocumentProcessor(self.translator, self.summarizer, self.ja_summarizer).process(segmented)
         rows = []
         for (document, _), result in zip(segmented, results, strict=True):
             failed = isinstance(result, DocumentError)

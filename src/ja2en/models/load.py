@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DeviceError, ModelError, display_path
+from ..errors import DeviceError, ModelError, display_path
 from .presets import PRESETS
 
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"

@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .corpus import FilterCounts, PairFilter, PairRow, RunOutput, open_run, select_pairs
-from .errors import InputError, OutputError
-from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE
+from .output import FilterCounts, PairFilter, PairRow, RunOutput, open_run, select_pairs
+from ..errors import InputError, OutputError
+from ..writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE
 
 FORMATS = ("tmx", "moses", "tsv")
 _PARTIAL = ".partial"
@@ -163,7 +163,7 @@ def _atomic_files(paths: Sequence[Path]) -> Iterator[list[TextIO]]:
 
 def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO], note: str | None) -> int:
     """TMX 1.4b, one `<tu>` per pair, `note` in the header; returns how many characters were replaced."""
-    from . import __version__  # here, not at import time: the package imports this module
+    from .. import __version__  # here, not at import time: the package imports this module
 
     out = handles[0]
     replaced = 0

@@ -23,10 +23,10 @@ import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .backends import Decoding, Generation
-from .cache import default_cache_dir
-from .errors import DeviceError, Ja2enWarning, ModelError
-from .models import LoadedModel, ResolvedModel, models_dir
+from . import Decoding, Generation
+from ..cache import default_cache_dir
+from ..errors import DeviceError, Ja2enWarning, ModelError
+from ..models.load import LoadedModel, ResolvedModel, models_dir
 
 # Part of every converted folder's name, raised whenever ja2en converts the same model
 # differently, so that a folder converted the old way is never reused. 2: T5-family
