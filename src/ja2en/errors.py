@@ -20,6 +20,18 @@ def display_path(path: Path | str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def first_line(exc: BaseException, *, empty: str | None = None) -> str:
+    """The first line of an exception's message, for a one-line report.
+
+    `empty` is what a message-less exception gives: its type name unless another text is
+    asked for (`""` where the type name is already printed beside it).
+    """
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if empty is None else empty
+
+
 class Ja2enError(Exception):
     """Base class for every error ja2en reports to a user."""
 
@@ -56,7 +68,7 @@ class DocumentError(Ja2enError):
 
     @classmethod
     def failed(cls, source: str, stage: str, exc: BaseException) -> DocumentError:
-        detail = (str(exc).strip().splitlines() or [""])[0]
+        detail = first_line(exc, empty="")
         error = cls(
             f"{source}: {stage} failed ({type(exc).__name__}: {detail}); the other documents were written, "
             "re-run the same command to retry this one"

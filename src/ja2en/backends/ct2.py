@@ -25,7 +25,7 @@ from typing import Any
 
 from . import Decoding, Generation
 from ..cache import default_cache_dir
-from ..errors import DeviceError, Ja2enWarning, ModelError
+from ..errors import DeviceError, Ja2enWarning, ModelError, first_line
 from ..models.load import LoadedModel, ResolvedModel, models_dir
 
 # Part of every converted folder's name, raised whenever ja2en converts the same model
@@ -248,7 +248,7 @@ def _convert_into(loaded: LoadedModel, staging: Path, target: Path, quantization
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return exc.strerror or first_line(exc)
 
 
 def _convert(name: str, source: Path, output: Path, quantization: str) -> None:
@@ -277,7 +277,7 @@ def _convert(name: str, source: Path, output: Path, quantization: str) -> None:
             Converter(str(source)).convert(str(output), quantization=quantization, force=True)
     except Exception as exc:  # the converter fails with whatever the loader hit (ValueError, KeyError, ...)
         model_type = _model_type(source)
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(" (supported configurations")[0]
+        reason = first_line(exc).split(" (supported configurations")[0]
         raise ModelError(
             f"model '{name}' ({model_type}) cannot be converted for the ct2 backend ({reason}); use --backend torch"
         ) from None

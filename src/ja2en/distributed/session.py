@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import EngineError, Ja2enError
+from ..errors import EngineError, Ja2enError, first_line
 
 
 def import_ray() -> Any:
@@ -45,7 +45,7 @@ def unwrap(exc: BaseException) -> Ja2enError:
         if isinstance(seen, Ja2enError) and cause is None:
             return seen
         seen = cause if isinstance(cause, BaseException) else seen.__cause__
-    detail = (str(exc).strip().splitlines() or [""])[0]
+    detail = first_line(exc, empty="")
     return EngineError(
         f"the Ray run failed ({type(exc).__name__}: {detail}); documents finished so far are kept, "
         "re-run the same command to resume (the Ray logs are in /tmp/ray/session_latest/logs)"
@@ -72,7 +72,7 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        detail = (str(exc).strip().splitlines() or [""])[0]
+        detail = first_line(exc, empty="")
         raise EngineError(
             f"cannot connect to the Ray cluster at {address} ({detail}); check --ray-address "
             "(ray://HEAD:10001 or HEAD:6379), or leave it out to start Ray on this machine"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError, ModelError, display_path
+from ..errors import DeviceError, ModelError, display_path, first_line
 from .presets import PRESETS
 
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
@@ -154,7 +154,7 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
     except RevisionNotFoundError:
         raise ModelError(f"{role} model '{name}' has no revision '{revision}'; check --revision") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else str(exc).splitlines()[0]
+        reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else first_line(exc)
         raise ModelError.not_available(name, role, reason, models_dir(), preset) from None
     except Exception as exc:
         if is_network_error(exc):
@@ -273,10 +273,10 @@ class LoadedModel:
                 self.resolved.path, dtype=getattr(torch, self.dtype), trust_remote_code=self.trust_remote_code
             )
         except (OSError, ValueError, ImportError) as exc:
-            raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
+            raise ModelError(f"{role} model '{name}' could not be loaded: {first_line(exc)}") from None
         except (SafetensorError, RuntimeError) as exc:  # damage check_weights cannot see from the outside
             raise ModelError(
-                f"{role} model folder '{display_path(self.resolved.path)}' has unreadable weights ({_first_line(exc)}); "
+                f"{role} model folder '{display_path(self.resolved.path)}' has unreadable weights ({first_line(exc)}); "
                 f"{_refetch_hint(self.resolved)}"
             ) from None
         finally:
@@ -344,7 +344,7 @@ def load_seq2seq(
     try:
         config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{role} model '{name}' has an unreadable config ({_first_line(exc)})") from None
+        raise ModelError(f"{role} model '{name}' has an unreadable config ({first_line(exc)})") from None
     if not getattr(config, "is_encoder_decoder", False):
         raise ModelError(
             f"{role} model '{name}' is a '{config.model_type}' model, not a sequence-to-sequence "
@@ -359,7 +359,7 @@ def load_seq2seq(
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, ImportError, TypeError) as exc:  # TypeError: a tokenizer file it needed is missing
-        raise ModelError(f"{role} model '{name}' could not be loaded: {_first_line(exc)}") from None
+        raise ModelError(f"{role} model '{name}' could not be loaded: {first_line(exc)}") from None
     return LoadedModel(resolved, tokenizer, config, device, dtype, trust_remote_code=trust_remote_code, role=role)
 
 
@@ -472,11 +472,6 @@ def _needs_remote_code(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(config.get("auto_map"))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_sentences(sentences: Iterable[str], method: str, *, document: int | None = None) -> list[str]:

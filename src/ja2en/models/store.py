@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 from .load import SOURCE_FILE, is_network_error, load_seq2seq, models_dir, weight_patterns
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
@@ -94,8 +94,7 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
 
 
 def _download_failed(name: str, exc: BaseException) -> str:
-    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"downloading '{name}' failed ({detail}); check the network and re-run: the download resumes where it stopped"
+    return f"downloading '{name}' failed ({first_line(exc)}); check the network and re-run: the download resumes where it stopped"
 
 
 def convert_model(name: str, *, to: str = "ct2", quantization: str = "int8", revision: str | None = None) -> Path:
