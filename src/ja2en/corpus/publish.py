@@ -31,6 +31,7 @@ from typing import Any
 from .card import card_body, card_metadata, dataset_license
 from .output import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
 from ..errors import InputError, Ja2enWarning, OutputError, PublishError
+from ..models.hub import is_network_error
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
@@ -434,7 +435,7 @@ def push_dataset(local_dir: Path | str, repo_id: str, *, private: bool = True, t
             f"to it (`hf auth whoami`); {kept}"
         ) from None
     except Exception as exc:
-        if isinstance(exc, OSError) or type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+        if isinstance(exc, OSError) or is_network_error(exc):
             raise PublishError(f"cannot reach the Hugging Face Hub; {kept}, re-run to push (it resumes)") from None
         raise
     return f"https://huggingface.co/datasets/{repo_id}"

@@ -1,2 +1,3 @@
-"""Model names → loaded models: resolving a preset, Hub id or folder (load.py), the presets
-and their licenses (presets.py), and the local `models/` store with pinned downloads (store.py)."""
+"""Model names → loaded models: resolving a preset, Hub id or folder (load.py), Hub downloads
+(hub.py), the presets and their licenses (presets.py), and the local `models/` store with
+pinned downloads and CT2 conversions (store.py)."""

@@ -11,6 +11,7 @@ makes the offline error one line in well under a second rather than a minute of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError, ModelError, display_path, first_line
+from .hub import download_snapshot
 from .presets import PRESETS
 
 DEFAULT_TRANSLATION_MODEL = "staka/fugumt-ja-en"
@@ -37,17 +39,6 @@ REFUSED_MODELS: dict[str, str] = {
         "use staka/fugumt-ja-en or Helsinki-NLP/opus-mt-ja-en"
     ),
 }
-
-# Files a seq2seq model needs; weights are chosen per repo so a download never takes
-# both the safetensors and the .bin copy (or TF/Flax weights) of the same model.
-_CONFIG_PATTERNS = ["*.json", "*.spm", "*.model", "*.txt"]
-
-
-def weight_patterns(files: list[str]) -> list[str]:
-    """Download patterns for a repo holding `files`: configs, tokenizer and one copy of the weights."""
-    weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
-    return _CONFIG_PATTERNS + weights
-
 
 @dataclass(frozen=True, slots=True)
 class ResolvedModel:
@@ -126,13 +117,8 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
     if given.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelError(f"{role} model folder '{name}' does not exist; check the path")
 
-    from huggingface_hub import HfApi, constants, snapshot_download
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         path = Path(snapshot_download(name, revision=revision, local_files_only=True))
@@ -142,31 +128,20 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
         pass
     if constants.HF_HUB_OFFLINE:
         raise ModelError.not_available(name, role, "offline and not in the local cache", models_dir(), preset)
-    try:
-        info = HfApi().model_info(name, revision=revision)
-        files = [s.rfilename for s in info.siblings or []]
-        path = Path(snapshot_download(name, revision=info.sha or revision, allow_patterns=weight_patterns(files)))
-    except RepositoryNotFoundError:
-        raise ModelError(
-            f"{role} model '{name}' was not found on the Hugging Face Hub; check the id, "
-            "or log in with `hf auth login` if it is private"
-        ) from None
-    except RevisionNotFoundError:
-        raise ModelError(f"{role} model '{name}' has no revision '{revision}'; check --revision") from None
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        reason = "cannot reach the Hugging Face Hub" if not isinstance(exc, HfHubHTTPError) else first_line(exc)
-        raise ModelError.not_available(name, role, reason, models_dir(), preset) from None
-    except Exception as exc:
-        if is_network_error(exc):
-            raise ModelError.not_available(name, role, "cannot reach the Hugging Face Hub", models_dir(), preset) from None
-        raise
+    path, _ = download_snapshot(
+        name, revision=revision, subject=f"{role} model '{name}'", check="the id",
+        failed=functools.partial(_not_downloaded, name, role, preset),
+    )  # fmt: skip
     _check_model_folder(name, path, role)
     return ResolvedModel(name, path, _revision_of(path))
 
 
-def is_network_error(exc: BaseException) -> bool:
-    """Whether `exc` comes from an HTTP library (httpx connection errors are not OSErrors)."""
-    return type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3"))
+def _not_downloaded(name: str, role: str, preset: str | None, exc: BaseException) -> ModelError:
+    """The Hub's own answer when it gave one (a refusal), else that it cannot be reached."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    reason = first_line(exc) if isinstance(exc, HfHubHTTPError) else "cannot reach the Hugging Face Hub"
+    return ModelError.not_available(name, role, reason, models_dir(), preset)
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -9,12 +9,15 @@ until it finishes, the folder is refused rather than loaded half-complete.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from ..errors import ModelError, first_line
-from .load import SOURCE_FILE, is_network_error, load_seq2seq, models_dir, weight_patterns
+from .hub import download_snapshot
+from .load import SOURCE_FILE, load_seq2seq, models_dir
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
 
@@ -55,8 +58,6 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
 
     `progress` shows huggingface_hub's download bars (on stderr); the library is silent otherwise.
     """
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     repo = hub_id(name)
@@ -65,23 +66,10 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
     if not progress:
         disable_progress_bars()
     try:
-        info = HfApi().model_info(repo, revision=revision)
-        files = [s.rfilename for s in info.siblings or []]
-        commit = info.sha or revision or "main"
-        snapshot_download(repo, revision=commit, local_dir=target, allow_patterns=weight_patterns(files))
-    except RepositoryNotFoundError:
-        raise ModelError(
-            f"model '{name}' was not found on the Hugging Face Hub; check the name "
-            "(`ja2en models list` shows the presets), or log in with `hf auth login` if it is private"
-        ) from None
-    except RevisionNotFoundError:
-        raise ModelError(f"model '{name}' has no revision '{revision}'; check --revision") from None
-    except (HfHubHTTPError, OSError) as exc:
-        raise ModelError(_download_failed(name, exc)) from None
-    except Exception as exc:
-        if is_network_error(exc):
-            raise ModelError(_download_failed(name, exc)) from None
-        raise
+        _, commit = download_snapshot(
+            repo, revision=revision, local_dir=target, subject=f"model '{name}'",
+            check="the name (`ja2en models list` shows the presets)", failed=functools.partial(_download_failed, name),
+        )  # fmt: skip
     finally:
         if not progress and not bars_were_off:
             enable_progress_bars()
@@ -93,8 +81,11 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
     return StoredModel(repo, target, commit)
 
 
-def _download_failed(name: str, exc: BaseException) -> str:
-    return f"downloading '{name}' failed ({first_line(exc)}); check the network and re-run: the download resumes where it stopped"
+def _download_failed(name: str, exc: BaseException) -> ModelError:
+    return ModelError(
+        f"downloading '{name}' failed ({first_line(exc)}); "
+        "check the network and re-run: the download resumes where it stopped"
+    )
 
 
 def convert_model(name: str, *, to: str = "ct2", quantization: str = "int8", revision: str | None = None) -> Path:
