@@ -15,8 +15,8 @@ from typing import Any
 
 from .errors import Ja2enError
 from .backends import Backend, Decoding, engine_settings, load_backend
-from .models.load import DEFAULT_SUMMARY_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
-from .models.presets import find_preset
+from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
+from .models.presets import DEFAULT_SUMMARY_MODEL, find_preset
 from .records import Summary
 
 _MAX_ROUNDS = 16

@@ -19,7 +19,8 @@ from typing import Any
 
 from .backends import Backend, Decoding, engine_settings, Generation, load_backend
 from .cache import TranslationCache
-from .models.load import DEFAULT_TRANSLATION_MODEL, LoadedModel, ModelUser, check_sentences, load_seq2seq
+from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
+from .models.presets import DEFAULT_TRANSLATION_MODEL
 from .quality import COPIED, REDECODE_FLAGS, detect_flags, has_text
 from .records import Translation
 

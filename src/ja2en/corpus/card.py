@@ -11,7 +11,7 @@ from typing import Any
 
 from .output import published_input, published_model
 from ..errors import InputError
-from ..models.presets import license_of
+from ..models.presets import is_non_commercial, license_of
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"),
@@ -34,7 +34,7 @@ def size_category(rows: int) -> str:
 
 def _license_terms(license_id: str) -> set[str]:
     terms = set()
-    if "-nc" in license_id or "noncommercial" in license_id:
+    if is_non_commercial(license_id):
         terms.add("non-commercial")
     if "-sa" in license_id:
         terms.add("share-alike")

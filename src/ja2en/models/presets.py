@@ -32,7 +32,7 @@ class Preset:
 
     @property
     def non_commercial(self) -> bool:
-        return "-nc" in self.license
+        return is_non_commercial(self.license)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,9 +87,12 @@ PRESETS: dict[str, Preset] = {
     )
 }  # fmt: skip
 
-DEFAULT_TRANSLATION = "fugumt"
-DEFAULT_SUMMARIZER = "distilbart"
-DEFAULT_JA_SUMMARIZER = "mt5-xlsum"
+# The models a run uses when none is named, each named as messages and manifests have
+# always named it: by Hub id for translation and English summaries, by preset name for the
+# Japanese summarizer (so that its "not available" message names the preset to download).
+DEFAULT_TRANSLATION_MODEL = PRESETS["fugumt"].hub_id
+DEFAULT_SUMMARY_MODEL = PRESETS["distilbart"].hub_id
+DEFAULT_JA_SUMMARIZER = PRESETS["mt5-xlsum"].name
 
 
 def find_preset(name: str) -> Preset | None:
@@ -112,10 +115,16 @@ def license_of(name: str) -> str | None:
     return _OTHER_LICENSES.get(name)
 
 
+def is_non_commercial(license_id: str) -> bool:
+    """Whether a license (as the Hub spells it: cc-by-nc-4.0, ...) forbids commercial use."""
+    license_id = license_id.lower()
+    return "-nc" in license_id or "noncommercial" in license_id
+
+
 def license_warning(name: str) -> str | None:
     """A one-line warning when a model's license restricts what its output may be used for."""
     license = license_of(name)
-    if license and "-nc" in license:
+    if license and is_non_commercial(license):
         return (
             f"{hub_id(name)} is licensed {license.upper()}: its translations and summaries "
             "may not be used commercially"
