@@ -218,3 +218,42 @@ def test_runs_go_on_when_the_cache_is_corrupt(tmp_path: Path, tiny_marian: Path,
         again = translate_documents(tmp_path / "a.txt", output_dir=tmp_path / "o2", **settings)
     assert again.manifest["this_run"]["sentences_from_cache"] == 2
     assert again.files["documents"].read_bytes() == result.files["documents"].read_bytes()
+
+
+def test_threads_sharing_one_cache_get_every_translation_back_and_exact_hits(cache: TranslationCache) -> None:
+    # A Ray actor calls its cache from threads other than the one that built it; the
+    # counter and the connection must not lose updates or mix transactions.
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make a race show
+    threads, rounds, per_round = 8, 100, 25
+    start = threading.Barrier(threads)
+
+    def work(worker: int) -> int:
+        start.wait()
+        found = 0
+        for round_number in range(rounds):
+            batch = {
+                f"文{worker}-{round_number}-{i}。": Translation(f"Sentence {worker}.{round_number}.{i}.", -0.5, ("split",))
+                for i in range(per_round)
+            }
+            cache.put_many("ns", batch)
+            got = cache.get_many("ns", list(batch) + [f"未知{worker}-{round_number}。"])
+            assert got == batch  # every one back, its own, and nothing for the unknown one
+            shared = cache.get_many("ns", [f"文{(worker + 1) % threads}-0-{i}。" for i in range(per_round)])
+            found += len(got) + len(shared)
+        return found
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Ja2enWarning)  # a mixed-up connection would be given up with a warning
+            with ThreadPoolExecutor(threads) as pool:
+                found = sum(pool.map(work, range(threads)))
+    finally:
+        sys.setswitchinterval(previous)
+    assert cache.active
+    assert found >= threads * rounds * per_round
+    assert cache.hits == found

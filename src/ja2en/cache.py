@@ -10,6 +10,10 @@ pages, not a database, another schema) is moved aside as `<name>.broken-<UTC tim
 a new one started; a cache that cannot be used at all (an unwritable folder, a full disk)
 is left alone and the run goes on without one. Either way a `Ja2enWarning` says so, once.
 
+One object may be called from several threads (a Ray actor is built in one thread and
+called in others, a caller may translate from a pool): one lock serializes every use of
+the connection and of the hit counter.
+
 Runs on one machine share the file. Renaming an SQLite file while another process has it
 open corrupts the new file (SQLite deletes the `-wal` and `-shm` it knows by name when
 it closes), so each cache holds a shared lock on `<name>.lock` while open, and a broken
@@ -25,6 +29,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -74,6 +79,7 @@ class TranslationCache:
         self.path = Path(path) if path else default_cache_dir() / CACHE_FILE
         self.hits = 0
         self._db: sqlite3.Connection | None = None
+        self._guard = threading.Lock()  # the connection and `hits`; see the module docstring
         self._lock = _SharedLock(self.path.with_name(self.path.name + ".lock"))
         self._moved_aside = False
         try:
@@ -90,8 +96,8 @@ class TranslationCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
         # Several runs may share the cache: WAL lets readers go on while one writes.
-        # One thread at a time uses it, but not always the one that opened it: a Ray
-        # actor is built in one thread and called in another.
+        # Threads of this process take turns through self._guard, so the connection may
+        # be used from threads other than the one that opened it.
         db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -112,9 +118,13 @@ class TranslationCache:
 
     def get_many(self, namespace: str, sentences: Iterable[str]) -> dict[str, Translation]:
         """The cached translations of those `sentences` that have one."""
+        keys = {self._key(namespace, s): s for s in sentences}
+        with self._guard:
+            return self._get_many(keys)
+
+    def _get_many(self, keys: dict[bytes, str]) -> dict[str, Translation]:
         if self._db is None:
             return {}
-        keys = {self._key(namespace, s): s for s in sentences}
         found: dict[str, Translation] = {}
         key_list = list(keys)
         try:
@@ -133,6 +143,10 @@ class TranslationCache:
     def put_many(self, namespace: str, translations: Mapping[str, Translation]) -> None:
         """Store translations; a failure to store never fails the run, it only costs speed."""
         rows = [(self._key(namespace, s), t.en, t.score, json.dumps(list(t.flags))) for s, t in translations.items()]
+        with self._guard:
+            self._put_many(rows)
+
+    def _put_many(self, rows: list[tuple[bytes, str, float | None, str]]) -> None:
         while self._db is not None:
             try:
                 self._db.executemany("INSERT OR REPLACE INTO entries (key, en, score, flags) VALUES (?, ?, ?, ?)", rows)
@@ -147,6 +161,10 @@ class TranslationCache:
                     return
 
     def close(self) -> None:
+        with self._guard:
+            self._close()
+
+    def _close(self) -> None:
         self._close_db()
         self._lock.release()
 
@@ -165,7 +183,7 @@ class TranslationCache:
             return False
         self._close_db()
         if not self._lock.try_exclusive():
-            self.close()
+            self._close()
             _warn(
                 f"{display_path(self.path)}: the translation cache is broken ({_detail(exc)}) but another ja2en run "
                 "has it open, so it was left in place; going on without a cache (a later run will move it aside)"
@@ -184,7 +202,7 @@ class TranslationCache:
         try:
             self._open()
         except (OSError, sqlite3.Error) as new_exc:
-            self.close()
+            self._close()
             _warn(f"{moved}; a new one cannot be made ({_detail(new_exc)}), {_WITHOUT}")
             return False
         _warn(f"{moved} and started a new one")
@@ -207,7 +225,7 @@ class TranslationCache:
         return aside
 
     def _give_up(self, exc: BaseException) -> None:
-        self.close()
+        self._close()
         _warn(f"{display_path(self.path)}: cannot use the translation cache ({_detail(exc)}); {_WITHOUT}")
 
 
