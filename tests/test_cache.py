@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -223,10 +226,6 @@ def test_runs_go_on_when_the_cache_is_corrupt(tmp_path: Path, tiny_marian: Path,
 def test_threads_sharing_one_cache_get_every_translation_back_and_exact_hits(cache: TranslationCache) -> None:
     # A Ray actor calls its cache from threads other than the one that built it; the
     # counter and the connection must not lose updates or mix transactions.
-    import sys
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
     previous = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make a race show
     threads, rounds, per_round = 8, 100, 25
