@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import Ja2enError
-from .backends import Backend, Decoding, engine_settings, load_backend
+from .backends import Backend, Decoding, backend_settings, load_backend
 from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .models.presets import DEFAULT_SUMMARY_MODEL, find_preset
 from .records import Summary
@@ -86,7 +86,7 @@ class Summarizer(ModelUser):
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
             "max_input_tokens": self.max_input_tokens,
             "language": self.language,
-            **engine_settings(self.backend),
+            **backend_settings(self.backend),
         }
 
     def settings(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .backends import Backend, Decoding, engine_settings, Generation, load_backend
+from .backends import Backend, Decoding, backend_settings, Generation, load_backend
 from .cache import TranslationCache
 from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .models.presets import DEFAULT_TRANSLATION_MODEL
@@ -107,7 +107,7 @@ class Translator(ModelUser):
             "max_input_tokens": self.max_input_tokens,
             "target_token": self._target_token,
             "guard": self.guard,
-            **engine_settings(self.backend),
+            **backend_settings(self.backend),
         }
 
     def settings(self) -> dict[str, Any]:

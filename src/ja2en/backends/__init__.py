@@ -1,22 +1,21 @@
-"""Texts → generated texts with scores: the engines behind Translator and Summarizer.
+"""Texts → generated texts with scores: the backends behind Translator and Summarizer.
 
 A backend takes already-batched source texts and returns one `Generation` per text: the
 decoded output, its mean token log-probability, how many tokens it took, and whether it
-stopped at the length cap instead of at end-of-sentence. Two engines:
+stopped at the length cap instead of at end-of-sentence. Two backends:
 
 - `TorchBackend` (torch.py): transformers `generate` under `torch.inference_mode`, optionally with
   dynamic int8 quantization of the Linear layers on CPU, and on CUDA out-of-memory a
   batch is halved and retried instead of failing.
 - `CT2Backend` (ct2.py): CTranslate2, converted once and cached (ct2.converted_model says where).
 
-Backends are picked by name through `load_backend`, imported lazily so the CLI starts fast
-and a missing optional engine fails with its install line.
+Backends are picked by name through `load_backend` and imported only then, so the CLI
+starts without loading torch, transformers or ctranslate2.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,7 +53,7 @@ class Decoding:
 
 
 class Backend(Protocol):
-    """What Translator and Summarizer need from an engine."""
+    """What Translator and Summarizer need from a backend."""
 
     name: str
 
@@ -63,31 +62,30 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-# name → "module:Class", imported only when asked for, with the extra that provides it.
+# name → "module:Class", imported only when asked for.
 _BACKENDS = {
-    "torch": ("ja2en.backends.torch:TorchBackend", None),
-    "ct2": ("ja2en.backends.ct2:CT2Backend", "ctranslate2"),
+    "torch": "ja2en.backends.torch:TorchBackend",
+    "ct2": "ja2en.backends.ct2:CT2Backend",
 }
 BACKENDS = tuple(_BACKENDS)
+# What `auto` picks: int8 CTranslate2 is 2-3x faster than torch on CPU (BENCHMARKS.md).
+AUTO_BACKEND = "ct2"
 
 
-def engine_settings(backend: Backend) -> dict[str, Any]:
+def backend_settings(backend: Backend) -> dict[str, Any]:
     """The backend's settings that decide outputs (its name, precision), without local paths."""
     return {key: value for key, value in backend.describe().items() if key != "converted"}
 
 
 def load_backend(name: str, loaded: LoadedModel, *, quantize: bool = True, compute_type: str = "auto") -> Backend:
-    """The backend called `name` over a loaded model; `auto` is ct2 when installed, else torch.
+    """The backend called `name` over a loaded model; `auto` is ct2.
 
     `quantize` (dynamic int8 on CPU) applies to torch, `compute_type` to ct2.
     """
     check_backend_name(name)
     if name == "auto":
-        name = "ct2" if importlib.util.find_spec("ctranslate2") else "torch"
-    target, package = _BACKENDS[name]
-    if package and importlib.util.find_spec(package) is None:
-        raise ModelError(f"the {name} backend needs {package}: pip install '{package}>=4.5'")
-    module, _, cls = target.partition(":")
+        name = AUTO_BACKEND
+    module, _, cls = _BACKENDS[name].partition(":")
     options = {"compute_type": compute_type} if name == "ct2" else {"quantize": quantize}
     try:
         return getattr(importlib.import_module(module), cls)(loaded, **options)

@@ -7,7 +7,7 @@ a cache, so it lives in the user cache (`$JA2EN_CACHE_DIR/ct2/`), except for a m
 local store, whose conversion stays beside it in `models/ct2/` (where `ja2en models
 convert` puts it); a run never needs a writable current directory. Decoding
 mirrors `TorchBackend` token for token: the same tokenizer, decoder start, forced first
-token, length limits and banned words, so both engines give the same text. (Beam search
+token, length limits and banned words, so both backends give the same text. (Beam search
 with a repetition penalty can still differ: transformers applies it to log-probabilities,
 CT2 to logits.)
 """
@@ -56,7 +56,7 @@ class CT2Backend:
             compute_type=self.compute_type,
             # Batches arrive one at a time from one caller, so a second worker would sit
             # idle; all the threads go to the one batch instead. CT2's own default is 4
-            # threads; torch's (physical cores, or what the user set) keeps both engines alike.
+            # threads; torch's (physical cores, or what the user set) keeps both backends alike.
             inter_threads=1,
             intra_threads=torch.get_num_threads(),
         )
@@ -102,7 +102,7 @@ class CT2Backend:
         elif first or altered or settings["repetition_penalty"] != 1.0:
             # CT2's scores come from the altered distribution (banned end or words, penalties)
             # and count a forced token as certain; torch scores the model's own probabilities,
-            # and --min-score must mean the same with either engine: score them again.
+            # and --min-score must mean the same with either backend: score them again.
             targets = [tokens[:-1] if end else tokens for tokens, end in zip(hypotheses, ended)]
             scored = self.translator.score_batch(source, targets, max_input_length=0)
             # score_batch always appends end-of-sentence; an output cut at the cap had none.

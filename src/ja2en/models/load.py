@@ -257,7 +257,7 @@ class LoadedModel:
         finally:
             if bars_were_on:
                 hf_logging.enable_progress_bar()
-        # One generation config for both engines, so a setting changed on it reaches both.
+        # One generation config for both backends, so a setting changed on it reaches both.
         model.generation_config = self.generation_config
         model.to(self.device)
         model.eval()
