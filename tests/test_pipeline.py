@@ -199,3 +199,27 @@ def test_the_library_prints_nothing(tmp_path: Path, tiny_marian: Path, tiny_bart
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_settings_a_ready_translator_would_ignore_are_refused(inputs: Path, tmp_path: Path, translator) -> None:
+    with pytest.raises(InputError) as error:
+        translate_documents(inputs, output_dir=tmp_path / "out", translator=translator, summary="none", beams=1, cache=False)
+    assert str(error.value) == (
+        "beams, cache cannot be used with ready models, which have their own; "
+        "set them on Translator(...)/Summarizer(...) instead"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_options_object_carries_a_run(inputs: Path, tmp_path: Path, translator, expected) -> None:
+    from ja2en import RunOptions
+
+    options = RunOptions(summary="none", parquet=True)
+    result = translate_documents(inputs, output_dir=tmp_path / "out", options=options, translator=translator)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(result.files["sentences_parquet"]).num_rows == result.sentences == 11
+    assert result.manifest["settings"]["summary"] is None
+    assert all(d["summary_en"] is None for d in _read_jsonl(result.files["documents"]))
+    with pytest.raises(TypeError, match="^unknown run option\\(s\\): beam$"):
+        translate_documents(inputs, output_dir=tmp_path / "other", options=options, translator=translator, beam=2)

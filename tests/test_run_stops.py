@@ -51,7 +51,7 @@ def test_a_model_that_dies_mid_run_stops_it_once_with_the_cause(
 
     monkeypatch.setattr(translator.backend, "generate", dies_after_three_documents)
     with pytest.raises(ModelError) as error:
-        run(inputs, tmp_path / "out", cache=False)
+        run(inputs, tmp_path / "out")
     assert str(error.value) == (
         "stopped: 5 documents in a row failed (RuntimeError: CUDA error: an illegal memory access was encountered) "
         "and so does a one-sentence test (RuntimeError), so no document can succeed; 3 documents are saved in "
@@ -92,7 +92,7 @@ def test_a_bug_is_not_blamed_on_a_document(tmp_path: Path, run, translator: Tran
 
     monkeypatch.setattr(translator.backend, "generate", bug)
     with pytest.raises(TypeError):
-        run(inputs, tmp_path / "out", cache=False)
+        run(inputs, tmp_path / "out")
 
 
 def test_the_cli_turns_an_unexpected_error_into_one_line(tmp_path: Path, tiny_marian: Path, monkeypatch) -> None:

@@ -48,7 +48,7 @@ def test_japanese_summaries_are_made_then_translated(tmp_path, corpus, expected,
     docs = _documents(corpus, tmp_path / "in")
     translate_documents(
         tmp_path / "in", output_dir=tmp_path / "out", translator=translator, ja_summarizer=ja_summarizer,
-        summary="ja", cache=False,
+        summary="ja",
     )  # fmt: skip
     records = _records(tmp_path / "out")
     for doc_id, sentences in docs.items():
@@ -72,7 +72,7 @@ def test_both_keeps_the_english_summary_and_adds_the_japanese_one(
     docs = _documents(corpus, tmp_path / "in", sizes=(3,))
     translate_documents(
         tmp_path / "in", output_dir=tmp_path / "out", translator=translator, summarizer=summarizer,
-        ja_summarizer=ja_summarizer, summary="both", cache=False,
+        ja_summarizer=ja_summarizer, summary="both",
     )  # fmt: skip
     record = _records(tmp_path / "out")["doc0"]
     english = [expected[ja] for ja in docs["doc0"]]
@@ -143,7 +143,7 @@ def test_unknown_summary_mode_and_non_commercial_warning(tmp_path, corpus, tiny_
     _documents(corpus, tmp_path / "in", sizes=(1,))
     result = runner.invoke(app, ["translate", str(tmp_path / "in"), "-m", str(tiny_marian), "--summary", "fr"])
     assert result.exit_code == 2
-    assert result.stderr == "error: unknown summary mode 'fr'; use one of en, ja, both\n"
+    assert result.stderr == "error: unknown summary mode 'fr'; use one of en, ja, both, none\n"
     # The default Japanese summarizer is non-commercial: said before anything runs.
     result = runner.invoke(app, ["translate", str(tmp_path / "in"), "-m", str(tiny_marian), "--summary", "ja"])
     assert result.stderr.splitlines()[0] == (

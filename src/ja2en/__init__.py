@@ -13,7 +13,7 @@ from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, Resol
 from .evaluate import EvalReport, RougeScores, evaluate, rouge_scores
 from .distributed.engine import translate_dataset, translate_on_ray
 from .corpus.export import ExportResult, export_corpus
-from .run import Progress, RunResult, translate_documents
+from .run import Progress, RunOptions, RunResult, translate_documents
 from .corpus.publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
 from .distributed.tasks import Loaders, model_loaders
 from .readers import decode_bytes, normalize_text, read_documents
@@ -58,6 +58,7 @@ __all__ = [
     "OutputError",
     "Progress",
     "ResolvedModel",
+    "RunOptions",
     "RunResult",
     "Sentence",
     "SentencePair",

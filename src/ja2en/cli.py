@@ -23,7 +23,7 @@ from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, displa
 from .backends import BACKENDS
 from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
 from .corpus.output import FilterCounts, PairFilter
-from .run import Progress, translate_documents
+from .run import Progress, RunOptions, RunResult, translate_documents
 from .corpus.export import FORMATS, export_corpus
 from .models.presets import DEFAULT_JA_SUMMARIZER, license_warning
 from .corpus.publish import publish
@@ -208,7 +208,7 @@ def translate_cli(
         typer.Option(
             "--summary",
             help="en: summarize the English translation; ja: summarize the Japanese (--ja-summarizer), "
-            "then translate that summary; both.",
+            "then translate that summary; both; none.",
         ),
     ] = "en",
     ja_summarizer: Annotated[
@@ -271,67 +271,25 @@ def translate_cli(
         raise InputError(f"unknown engine '{engine}'; use local or ray")
     if engine == "local" and (ray_address or actors != 1 or gpus_per_actor or cpus_per_actor != 1):
         raise InputError("--ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray")
-    used = [model]
-    if not no_summary:
-        used += [summarizer] * (summary in ("en", "both")) + [ja_summarizer] * (summary in ("ja", "both"))
-    for name in used:
+    options = RunOptions(
+        model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
+        ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
+        backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
+        encoding=encoding, force=force, append=append, fail_fast=fail_fast, parquet=parquet,
+    )  # fmt: skip
+    for name in options.model_names():
         if warning := license_warning(name):
             typer.echo(f"warning: {warning}", err=True)
-    run: Callable[..., Any] = translate_documents
-    on_ray: dict[str, Any] = {}
     if engine == "ray":
         from .distributed.engine import translate_on_ray
 
-        run = translate_on_ray
-        on_ray = {
-            "address": ray_address, "actors": actors, "gpus_per_actor": gpus_per_actor,
-            "cpus_per_actor": cpus_per_actor, "parquet": parquet,
-        }  # fmt: skip
-    bar = _ProgressBar() if sys.stderr.isatty() else None
-    tracker = _Tracker(bar)
-    try:
-        if bar:
-            bar.__enter__()
-        result = run(
-            inputs,
-            output_dir=output,
-            model=model,
-            summarizer_model=None if no_summary else summarizer,
-            summary="en" if no_summary else summary,
-            ja_summarizer_model=ja_summarizer,
-            beams=beams,
-            batch_size=batch_size,
-            batch_tokens=batch_tokens,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-            encoding=encoding,
-            fail_fast=fail_fast,
-            cache=not no_cache,
-            force=force,
-            append=append,
-            trust_remote_code=trust_remote_code,
-            progress=tracker,
-            **on_ray,
-        )
-    except KeyboardInterrupt as interrupt:
-        if bar:
-            bar.__exit__()
-            bar = None
-        saved = interrupt.saved if isinstance(interrupt, RunInterrupted) else tracker.documents
-        typer.echo(
-            f"interrupted; {saved} documents are saved in {display_path(output)} — run the same command to resume",
-            err=True,
-        )
-        raise typer.Exit(130) from None
-    finally:
-        if bar:
-            bar.__exit__()
-    if parquet and engine == "local":
-        from .writers import write_parquet
-
-        for name in ("documents", "sentences"):
-            write_parquet(result.files[name])
+        run = functools.partial(
+            translate_on_ray, address=ray_address, actors=actors, gpus_per_actor=gpus_per_actor,
+            cpus_per_actor=cpus_per_actor,
+        )  # fmt: skip
+    else:
+        run = translate_documents
+    result = _run_with_progress(run, inputs, output, options)
     for message in result.errors:
         _echo_error(message)
     failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
@@ -342,6 +300,20 @@ def translate_cli(
     )
     if result.errors:
         raise typer.Exit(2)
+
+
+def _run_with_progress(run: Callable[..., RunResult], inputs: list[Path], output: Path, options: RunOptions) -> RunResult:
+    """Run with a progress bar on a terminal; on Ctrl-C say what is saved and exit 130."""
+    bar = _ProgressBar() if sys.stderr.isatty() else None
+    tracker = _Tracker(bar)
+    with bar or contextlib.nullcontext():
+        try:
+            return run(inputs, output_dir=output, options=options, progress=tracker)
+        except KeyboardInterrupt as interrupt:
+            saved = interrupt.saved if isinstance(interrupt, RunInterrupted) else tracker.documents
+            message = f"interrupted; {saved} documents are saved in {display_path(output)} — run the same command to resume"
+    typer.echo(message, err=True)  # after the bar is gone, so the line stays on the screen
+    raise typer.Exit(130)
 
 
 @app.command("publish")

@@ -9,6 +9,7 @@ engine (distributed/) differs only in where documents are processed.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sqlite3
 import time
@@ -41,9 +42,9 @@ from .records import Document, TranslatedDocument
 from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
-from .writers import claim_output_dir
+from .writers import claim_output_dir, write_parquet
 
-SUMMARY_MODES = ("en", "ja", "both")
+SUMMARY_MODES = ("en", "ja", "both", "none")
 
 # After this many documents in a row fail with the same kind of error, the run checks its
 # models on one short sentence; if that fails too, nothing else can succeed: it stops.
@@ -92,11 +93,105 @@ class RunResult:
 ProgressCallback = Callable[[Progress], None]
 T = TypeVar("T")
 
+# The options each ready model decides itself; a run given the model refuses them rather
+# than ignore them. The loading options (backend, device, dtype...) are refused only when
+# no model of the run is loaded by name.
+_TRANSLATOR_SETTINGS = ("model", "beams", "batch_size", "batch_tokens", "cache")
+_LOADING_SETTINGS = ("backend", "device", "dtype", "trust_remote_code")
 
-def check_summary_mode(summary: str) -> None:
-    """InputError unless `summary` is one of SUMMARY_MODES."""
-    if summary not in SUMMARY_MODES:
-        raise InputError(f"unknown summary mode '{summary}'; use one of {', '.join(SUMMARY_MODES)}")
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a run is made, but for its inputs and output folder: the one object the CLI, the
+    library and both engines pass around.
+
+    `summary`: "en" summarizes the English translation with `summarizer_model`; "ja"
+    summarizes the Japanese with `ja_summarizer_model`, then translates that summary;
+    "both"; "none". `cache`: True for the default translation cache, a path for another,
+    False for none. `force` replaces a folder made with other settings or inputs;
+    `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
+    first bad document; `parquet` also writes documents.parquet and sentences.parquet.
+    """
+
+    model: str = DEFAULT_TRANSLATION_MODEL
+    summary: str = "en"
+    summarizer_model: str = DEFAULT_SUMMARY_MODEL
+    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER
+    beams: int = 4
+    batch_size: int = 64
+    batch_tokens: int = 4096
+    backend: str = "auto"
+    device: str = "auto"
+    dtype: str = "auto"
+    cache: bool | Path | str = True
+    trust_remote_code: bool = False
+    encoding: str | None = None
+    force: bool = False
+    append: bool = False
+    fail_fast: bool = False
+    parquet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.summary not in SUMMARY_MODES:
+            raise InputError(f"unknown summary mode '{self.summary}'; use one of {', '.join(SUMMARY_MODES)}")
+        if self.append and self.force:
+            raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
+
+    @classmethod
+    def build(cls, options: RunOptions | None = None, **settings: Any) -> RunOptions:
+        """`options` (default: the defaults) with `settings` replaced, by field name.
+
+        `summarizer_model=None` is the older spelling of "no English summary".
+        """
+        if "summarizer_model" in settings and settings["summarizer_model"] is None:
+            del settings["summarizer_model"]
+            summary = settings.get("summary", (options or cls()).summary)
+            settings["summary"] = {"en": "none", "both": "ja"}.get(summary, summary)
+        unknown = set(settings) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(options or cls(), **settings)
+
+    @property
+    def summarizes_english(self) -> bool:
+        return self.summary in ("en", "both")
+
+    @property
+    def summarizes_japanese(self) -> bool:
+        return self.summary in ("ja", "both")
+
+    def model_names(self) -> list[str]:
+        """The models this run loads by name: the translator and the summarizers its summary mode needs."""
+        return [self.model] + [self.summarizer_model] * self.summarizes_english + [
+            self.ja_summarizer_model
+        ] * self.summarizes_japanese
+
+    def loading(self) -> dict[str, Any]:
+        """What every model of the run is loaded with."""
+        return {"backend": self.backend, "device": self.device, "dtype": self.dtype, "trust_remote_code": self.trust_remote_code}
+
+    def translator_settings(self) -> dict[str, Any]:
+        """The Translator's own settings, beside `loading()`."""
+        return {"beams": self.beams, "batch_size": self.batch_size, "batch_tokens": self.batch_tokens}
+
+    def refuse_ignored(self, translator: object, summarizer: object = None, ja_summarizer: object = None) -> None:
+        """InputError when a setting is given beside the ready model that would ignore it."""
+        defaults = RunOptions()
+        ready = {
+            _TRANSLATOR_SETTINGS: translator is not None,
+            ("summarizer_model",): summarizer is not None,
+            ("ja_summarizer_model",): ja_summarizer is not None,
+            _LOADING_SETTINGS: translator is not None
+            and (summarizer is not None or not self.summarizes_english)
+            and (ja_summarizer is not None or not self.summarizes_japanese),
+        }
+        ignored = [name for names, is_ready in ready.items() if is_ready for name in names]
+        changed = [name for name in ignored if getattr(self, name) != getattr(defaults, name)]
+        if changed:
+            raise InputError(
+                f"{', '.join(changed)} cannot be used with ready models, which have their own; "
+                "set them on Translator(...)/Summarizer(...) instead"
+            )
 
 
 def describe_models(
@@ -150,10 +245,7 @@ def _read_inputs(
     for found in files:
         for item in [found] if isinstance(found, InputError) else read_file(*found, encoding=encoding):
             if isinstance(item, Document) and item.id in seen:
-                item = InputError(
-                    f"{item.source}: document id '{item.id}' is already used by {seen[item.id]}; "
-                    "give each document a unique id"
-                )
+                item = repeated_id(item.source, item.id, seen[item.id])
             if isinstance(item, InputError):
                 if fail_fast:
                     raise item
@@ -162,6 +254,11 @@ def _read_inputs(
             seen[item.id] = item.source
             documents.append(item)
     return sum(1 for found in files if not isinstance(found, InputError)), documents, errors
+
+
+def repeated_id(source: str, doc_id: str, first: str) -> InputError:
+    """The error of a document whose id an earlier document of the same run has."""
+    return InputError(f"{source}: document id '{doc_id}' is already used by {first}; give each document a unique id")
 
 
 def nothing_to_translate(errors: Sequence[Ja2enError], inputs: Sequence[Path | str]) -> Ja2enError:
@@ -250,70 +347,48 @@ def translate_documents(
     inputs: Sequence[Path | str] | Path | str,
     *,
     output_dir: Path | str = "outputs",
-    model: str = DEFAULT_TRANSLATION_MODEL,
-    summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
-    summary: str = "en",
-    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
+    options: RunOptions | None = None,
     translator: Translator | None = None,
     summarizer: Summarizer | None = None,
     ja_summarizer: Summarizer | None = None,
-    beams: int = 4,
-    batch_size: int = 64,
-    batch_tokens: int = 4096,
-    backend: str = "auto",
-    device: str = "auto",
-    dtype: str = "auto",
-    encoding: str | None = None,
-    cache: bool | Path | str = True,
-    force: bool = False,
-    append: bool = False,
-    fail_fast: bool = False,
-    trust_remote_code: bool = False,
     progress: ProgressCallback | None = None,
+    **settings: Any,
 ) -> RunResult:
     """Translate every document under `inputs` and write the corpus files to `output_dir`.
 
-    `summary` is "en" (summarize the English translation with `summarizer_model`), "ja"
-    (summarize the Japanese with `ja_summarizer_model`, then translate that summary) or
-    "both"; pass `summarizer_model=None` with "en" to skip summaries. Ready
-    `translator`/`summarizer`/`ja_summarizer` objects take precedence over model names. Re-running into the same `output_dir`
-    resumes: documents already finished there with the same settings are skipped; other
-    settings are refused unless `force=True` (which starts afresh). A folder made from
-    other inputs is refused when this run would drop its documents, unless `append=True`
-    (keep them and add this run's) or `force=True`. `cache` is True for the
-    default translation cache, a path for another, or False for none. A bad input
-    document is reported in `RunResult.errors` and skipped (raised with `fail_fast=True`);
-    the others are still written. The output folder is locked for the run: a second run
-    into it fails at once.
+    How: `options` (a RunOptions), with any of its fields given as keywords on top
+    (`translate_documents("news/", beams=1, summary="none")`). Ready `translator`,
+    `summarizer` and `ja_summarizer` objects replace loading models by name; the model
+    settings are then theirs, and giving them here too is refused. Re-running into the same
+    `output_dir` resumes: documents already finished there with the same settings are
+    skipped; other settings, or other inputs that would drop documents, are refused unless
+    `force` (start afresh) or `append` (keep them, add these). A bad input document is
+    reported in `RunResult.errors` and skipped (raised with `fail_fast`); the others are
+    still written. The output folder is locked for the run: a second run into it fails at once.
     """
     started = time.perf_counter()
+    options = RunOptions.build(options, **settings)
     inputs = check_inputs(inputs)
-    check_summary_mode(summary)
+    options.refuse_ignored(translator, summarizer, ja_summarizer)
     if translator is None:
-        check_device_options(device, dtype, backend)
+        check_device_options(options.device, options.dtype, options.backend)
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
-    input_files, documents, errors = _read_inputs(inputs, encoding, fail_fast, output_dir)
+    input_files, documents, errors = _read_inputs(inputs, options.encoding, options.fail_fast, output_dir)
     if not documents:
         raise nothing_to_translate(errors, inputs)
     with claim_output_dir(output_dir) as output:
         plan = plan_folder(
             output, [display_path(p) for p in inputs], [(d.id, d.source) for d in documents],
-            append=append, force=force,
+            append=options.append, force=options.force,
         )  # fmt: skip
-        documents = drop_clashes(plan, documents, lambda d: d.id, fail_fast)
+        documents = drop_clashes(plan, documents, lambda d: d.id, options.fail_fast)
         errors.extend(error for _, error in plan.clashes)
-        run = _LocalRun(started, inputs, input_files, documents, errors, plan, encoding, progress)
+        run = _LocalRun(started, options, input_files, documents, errors, plan, progress)
         try:
-            translator, summarizer, ja_summarizer = run.load(
-                translator, summarizer, ja_summarizer, summary=summary, model=model, summarizer_model=summarizer_model,
-                ja_summarizer_model=ja_summarizer_model, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-                backend=backend, device=device, dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
-            )  # fmt: skip
-            return run.execute(
-                output, translator, summarizer, ja_summarizer, summary=summary, force=force, fail_fast=fail_fast
-            )
+            models = run.load(translator, summarizer, ja_summarizer)
+            return run.execute(output, *models)
         finally:
             if run.translation_cache:  # the cache this run opened, however the run ends
                 run.translation_cache.close()
@@ -325,17 +400,15 @@ class _LocalRun:
     def __init__(
         self,
         started: float,
-        inputs: list[Path | str],
+        options: RunOptions,
         input_files: int,
         documents: list[Document],
         errors: list[Ja2enError],
         plan: FolderPlan,
-        encoding: str | None,
         progress: ProgressCallback | None,
     ) -> None:
         self.started, self.started_at = started, now()
-        self.inputs, self.input_files, self.errors, self.plan, self.encoding = inputs, input_files, errors, plan, encoding
-        self.progress = progress
+        self.options, self.input_files, self.errors, self.plan, self.progress = options, input_files, errors, plan, progress
         self.timings: dict[str, float] = {}
         self.segmented = [(d, segment_document(d)) for d in documents]
         self.total_sentences = sum(len(sentences) for _, sentences in self.segmented)
@@ -356,60 +429,38 @@ class _LocalRun:
         self.report()
 
     def load(
-        self,
-        translator: Translator | None,
-        summarizer: Summarizer | None,
-        ja_summarizer: Summarizer | None,
-        *,
-        summary: str,
-        model: str,
-        summarizer_model: str | None,
-        ja_summarizer_model: str,
-        cache: bool | Path | str,
-        backend: str,
-        device: str,
-        dtype: str,
-        trust_remote_code: bool,
-        **translation: Any,
+        self, translator: Translator | None, summarizer: Summarizer | None, ja_summarizer: Summarizer | None
     ) -> tuple[Translator, Summarizer | None, Summarizer | None]:
         """The models the summary mode needs: the ready ones given, else loaded by name."""
-        loading = time.perf_counter()
-        if cache and translator is None:
-            self.translation_cache = TranslationCache(None if cache is True else cache)
-        shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+        loading, options = time.perf_counter(), self.options
         if translator is None:
-            translator = Translator(model, cache=self.translation_cache, **translation, **shared)
-        if summary == "ja":
+            if options.cache:
+                self.translation_cache = TranslationCache(None if options.cache is True else options.cache)
+            translator = Translator(
+                options.model, cache=self.translation_cache, **options.translator_settings(), **options.loading()
+            )
+        if not options.summarizes_english:
             summarizer = None
-        elif summarizer is None and summarizer_model:
-            summarizer = Summarizer(summarizer_model, **shared)
-        if summary == "en":
+        elif summarizer is None:
+            summarizer = Summarizer(options.summarizer_model, **options.loading())
+        if not options.summarizes_japanese:
             ja_summarizer = None
         elif ja_summarizer is None:
-            ja_summarizer = Summarizer(ja_summarizer_model, language="ja", **shared)
+            ja_summarizer = Summarizer(options.ja_summarizer_model, language="ja", **options.loading())
         self.timings["load_s"] = time.perf_counter() - loading
         return translator, summarizer, ja_summarizer
 
     def execute(
-        self,
-        output: Path,
-        translator: Translator,
-        summarizer: Summarizer | None,
-        ja_summarizer: Summarizer | None,
-        *,
-        summary: str,
-        force: bool,
-        fail_fast: bool,
+        self, output: Path, translator: Translator, summarizer: Summarizer | None, ja_summarizer: Summarizer | None
     ) -> RunResult:
         """Resume, translate what is left, and finish the folder."""
+        options = self.options
         described = describe_models(translator, summarizer, ja_summarizer)
-        fingerprint = {"ja2en": versions()["ja2en"], "encoding": self.encoding, **described["fingerprint"]}
-        journal = Journal(output, fingerprint, force=force)
+        fingerprint = {"ja2en": versions()["ja2en"], "encoding": options.encoding, **described["fingerprint"]}
+        journal = Journal(output, fingerprint, force=options.force)
         todo = [(d, s) for d, s in self.segmented if (d.id, d.sha256) not in journal.done]
         resumed = len(self.segmented) - len(todo)
-        manifest = run_manifest(
-            self.plan, self.encoding, summary if summarizer or ja_summarizer else None, described["settings"]
-        )
+        manifest = run_manifest(self.plan, options, summarized=bool(summarizer or ja_summarizer), models=described["settings"])
         journal.start({**manifest, "counts": {"documents_planned": len(self.plan.keep) + len(self.segmented)}})
         self.documents_done = resumed
         self.sentences_done = self.total_sentences - sum(len(sentences) for _, sentences in todo)
@@ -425,7 +476,7 @@ class _LocalRun:
             for item in processor.process(todo):
                 watch.see(item)
                 if isinstance(item, DocumentError):
-                    if fail_fast:
+                    if options.fail_fast:
                         raise item
                     self.errors.append(item)
                     continue
@@ -441,7 +492,7 @@ class _LocalRun:
         order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))
         cache_hits = translator.cache.hits - hits_before if translator.cache else 0
         result = finish_run(
-            journal, order, self.plan, manifest, self.errors,
+            journal, order, self.plan, manifest, self.errors, parquet=options.parquet,
             input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
             started=self.started, started_at=self.started_at,
         )  # fmt: skip
@@ -450,14 +501,14 @@ class _LocalRun:
 
 
 def run_manifest(
-    plan: FolderPlan, encoding: str | None, summary: str | None, models: dict[str, Any], **extra: Any
+    plan: FolderPlan, options: RunOptions, *, summarized: bool, models: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
     """The manifest of a run, as both engines write it (before the fingerprint and counts)."""
     return {
         "ja2en_version": versions()["ja2en"],
         "inputs": list(plan.inputs),
         "input_roots": list(plan.roots),
-        "settings": {"encoding": encoding, "summary": summary},
+        "settings": {"encoding": options.encoding, "summary": options.summary if summarized else None},
         "models": models,
         "versions": versions(),
         **extra,
@@ -471,6 +522,7 @@ def finish_run(
     manifest: dict[str, Any],
     errors: Sequence[Ja2enError | dict[str, str]],
     *,
+    parquet: bool,
     input_files: int,
     resumed: int,
     cache_hits: int,
@@ -503,6 +555,8 @@ def finish_run(
         }
 
     files, final = journal.finish(order, records, manifest, this_run)
+    if parquet:
+        files |= {f"{name}_parquet": write_parquet(files[name]) for name in ("documents", "sentences")}
     return RunResult(
         output_dir=journal.folder,
         files=files,

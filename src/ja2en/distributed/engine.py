@@ -31,19 +31,21 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors as errors_module
 from ..errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
-from ..journal import Journal, plan_folder
-from ..models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, check_device_names
-from ..models.presets import DEFAULT_JA_SUMMARIZER
+from ..journal import FolderPlan, Journal, plan_folder
+from ..models.load import check_device_names
 from ..backends import check_backend_name
 from ..run import (
     Progress,
     ProgressCallback,
+    RunOptions,
     RunResult,
     check_inputs,
     drop_clashes,
     finish_run,
     folder_order,
+    nothing_to_translate,
     now,
+    repeated_id,
     run_manifest,
     versions,
 )
@@ -58,7 +60,7 @@ from .tasks import (
     segment_documents,
 )
 from ..readers import list_input_files
-from ..writers import claim_output_dir, write_parquet
+from ..writers import claim_output_dir
 
 if TYPE_CHECKING:
     import ray.data
@@ -73,19 +75,7 @@ def translate_on_ray(
     inputs: Sequence[Path | str] | Path | str,
     *,
     output_dir: Path | str = "outputs",
-    model: str = DEFAULT_TRANSLATION_MODEL,
-    summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
-    summary: str = "en",
-    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
-    beams: int = 4,
-    batch_size: int = 64,
-    batch_tokens: int = 4096,
-    backend: str = "auto",
-    device: str = "auto",
-    dtype: str = "auto",
-    encoding: str | None = None,
-    cache: bool | Path | str = True,
-    trust_remote_code: bool = False,
+    options: RunOptions | None = None,
     loaders: Loaders | None = None,
     address: str | None = None,
     actors: int = 1,
@@ -93,44 +83,31 @@ def translate_on_ray(
     cpus_per_actor: float = 1.0,
     docs_per_batch: int = DOCS_PER_BATCH,
     task_retries: int = TASK_RETRIES,
-    parquet: bool = False,
-    force: bool = False,
-    append: bool = False,
-    fail_fast: bool = False,
     progress: ProgressCallback | None = None,
+    **settings: Any,
 ) -> RunResult:
-    """`translate_documents` on a Ray cluster: the same arguments and outputs, plus the engine's.
+    """`translate_documents` on a Ray cluster: the same options and outputs, plus the engine's.
 
     Files are listed here, then read and segmented by Ray tasks, so on a real cluster the
     input paths must be readable on the workers (a shared filesystem). `loaders` replaces
-    the model names with callables that build the models in each actor. The engine's
-    options are those of `translate_dataset`.
+    the model names with callables that build the models in each actor (the options'
+    model settings are then refused). The engine's options are those of `translate_dataset`.
     """
     started, started_at = time.perf_counter(), now()
+    options = RunOptions.build(options, **settings)
     paths = check_inputs(inputs)
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
-    if loaders is None:
-        check_backend_name(backend)
-        check_device_names(device, dtype)
-        loaders = model_loaders(
-            model=model, summarizer_model=summarizer_model, summary=summary, ja_summarizer_model=ja_summarizer_model,
-            beams=beams, batch_size=batch_size, batch_tokens=batch_tokens, backend=backend, device=device,
-            dtype=dtype, cache=cache, trust_remote_code=trust_remote_code,
-        )  # fmt: skip
+    loaders = _loaders(loaders, options)
     skipped: list[str] = []
     found = list_input_files(paths, exclude=[output_dir], skipped=skipped)
     if skipped:
         warnings.warn(f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=2)
     files = [(i, item) for i, item in enumerate(found) if not isinstance(item, InputError)]
-    unlisted = [
-        {"file": i, "item": 0, "error_type": type(item).__name__, "error": str(item)}
-        for i, item in enumerate(found)
-        if isinstance(item, InputError)
-    ]
+    unlisted = [(i, 0, item) for i, item in enumerate(found) if isinstance(item, InputError)]
     # A typo in a path or an unwritable -o must fail in milliseconds, not after Ray starts.
     if not files:
-        raise _nothing_to_translate([{"error": u["error_type"], "message": u["error"]} for u in unlisted], paths)
+        raise nothing_to_translate([error for _, _, error in unlisted], paths)
     with claim_output_dir(output_dir) as output, connected(ray, address):
         import pyarrow as pa
 
@@ -143,14 +120,11 @@ def translate_on_ray(
         source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
         with quiet(source.context):
             rows = source.map_batches(
-                read_files, batch_format="pyarrow", fn_kwargs={"encoding": encoding},
+                read_files, batch_format="pyarrow", fn_kwargs={"encoding": options.encoding},
                 **task_retry_options(task_retries),
             ).materialize()  # fmt: skip
-        return _run(
-            ray, rows, loaders, engine, inputs=[display_path(p) for p in paths], input_files=len(files),
-            unlisted=unlisted, encoding=encoding, output_dir=output, parquet=parquet, force=force, append=append,
-            fail_fast=fail_fast, progress=progress, started=started, started_at=started_at,
-        )  # fmt: skip
+        run = _RayRun(ray, rows, loaders, engine, options, output, progress, started, started_at)
+        return run.execute([display_path(p) for p in paths], len(files), unlisted)
 
 
 def translate_dataset(
@@ -158,17 +132,15 @@ def translate_dataset(
     *,
     loaders: Loaders,
     output_dir: Path | str = "outputs",
+    options: RunOptions | None = None,
     address: str | None = None,
     actors: int = 1,
     gpus_per_actor: float = 0.0,
     cpus_per_actor: float = 1.0,
     docs_per_batch: int = DOCS_PER_BATCH,
     task_retries: int = TASK_RETRIES,
-    parquet: bool = False,
-    force: bool = False,
-    append: bool = False,
-    fail_fast: bool = False,
     progress: ProgressCallback | None = None,
+    **settings: Any,
 ) -> RunResult:
     """Translate a Ray Dataset of documents and write the corpus files to `output_dir`.
 
@@ -177,12 +149,13 @@ def translate_dataset(
     source. Documents are segmented by Ray tasks and translated by `actors` actors with
     `gpus_per_actor` GPUs (a fraction shares a GPU) and `cpus_per_actor` CPUs each, in
     batches of `docs_per_batch` documents, each tried `task_retries + 1` times.
-    `loaders` builds the models in each actor (`model_loaders(...)` from names).
+    `loaders` builds the models in each actor (`model_loaders(options)` from names).
     `address` is the cluster to join if Ray is not initialized yet (None: `RAY_ADDRESS`,
-    else Ray starts on this machine). `parquet=True` also writes documents.parquet and
-    sentences.parquet. `force`, `append`, `fail_fast` and `progress` are as for `translate_documents`.
+    else Ray starts on this machine). `options` (and its fields as keywords) are as for
+    `translate_documents`; its model settings come from `loaders`.
     """
     started, started_at = time.perf_counter(), now()
+    options = RunOptions.build(options, **settings)
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
     missing = {"id", "source", "sha256", "encoding", "text"} - set(documents.schema().names)
@@ -195,11 +168,18 @@ def translate_dataset(
             rows = documents.map_batches(
                 segment_documents, batch_format="pyarrow", **task_retry_options(task_retries)
             ).materialize()
-        return _run(
-            ray, rows, loaders, engine, inputs=[f"ray.data.Dataset {documents.name or ''}".strip()], input_files=0,
-            unlisted=[], encoding=None, output_dir=output, parquet=parquet, force=force, append=append,
-            fail_fast=fail_fast, progress=progress, started=started, started_at=started_at,
-        )  # fmt: skip
+        run = _RayRun(ray, rows, loaders, engine, options, output, progress, started, started_at)
+        return run.execute([f"ray.data.Dataset {documents.name or ''}".strip()], 0, [])
+
+
+def _loaders(loaders: Loaders | None, options: RunOptions) -> Loaders:
+    """The given loaders (then the options name no models), else loaders from the options' names."""
+    if loaders is not None:
+        options.refuse_ignored(loaders.translator, loaders.summarizer, loaders.ja_summarizer)
+        return loaders
+    check_backend_name(options.backend)
+    check_device_names(options.device, options.dtype)
+    return model_loaders(options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,142 +200,150 @@ class _Engine:
             raise InputError("task_retries, gpus_per_actor and cpus_per_actor cannot be negative")
 
 
-def _run(
-    ray: Any,
-    rows: ray.data.Dataset,
-    loaders: Loaders,
-    engine: _Engine,
-    *,
-    inputs: list[str],
-    input_files: int,
-    unlisted: list[dict[str, Any]],
-    encoding: str | None,
-    output_dir: Path,
-    parquet: bool,
-    force: bool,
-    append: bool,
-    fail_fast: bool,
-    progress: ProgressCallback | None,
-    started: float,
-    started_at: str,
-) -> RunResult:
-    """From read-and-segmented rows to a finished output folder; the driver's side of a run."""
-    timings: dict[str, float] = {}
-    # What was read, in input order (file, then place in the file); the texts stay in Ray.
-    meta = sorted([*_meta_rows(rows), *unlisted], key=lambda m: (m["file"], m["item"]))
-    documents, errors = _documents_and_errors(meta, fail_fast)
-    if not documents:
-        raise _nothing_to_translate(errors, inputs)
-    plan = plan_folder(output_dir, inputs, [(d["id"], d["source"]) for d in documents], append=append, force=force)
-    documents = drop_clashes(plan, documents, lambda d: d["id"], fail_fast)
-    errors.extend({"error": type(error).__name__, "message": str(error)} for _, error in plan.clashes)
-    total_sentences = sum(d["num_sentences"] for d in documents)
-    timings["read_s"] = time.perf_counter() - started
-    if progress:
-        progress(Progress("loading", 0, len(documents), 0, total_sentences))
+class _RayRun:
+    """The driver's side of a run on Ray: from read-and-segmented rows to a finished folder.
 
-    # The fingerprint must be the one the actors will have (device, dtype, engine), so a
-    # task with an actor's resources loads the models once to describe them. (Ray ends a
-    # GPU task's worker process after it, freeing the GPU; a CPU one stays, torch imported.)
-    loading = time.perf_counter()
-    describe = ray.remote(describe_loaders).options(
-        num_gpus=engine.gpus_per_actor, num_cpus=engine.cpus_per_actor, **task_retry_options(engine.task_retries)
-    )
-    described = get(ray, describe.remote(loaders))
-    timings["load_s"] = time.perf_counter() - loading
-    fingerprint = {"ja2en": versions()["ja2en"], "encoding": encoding, **described["fingerprint"]}
-    journal = Journal(output_dir, fingerprint, force=force)
-    wanted = {(d["id"], d["sha256"]): d for d in documents if (d["id"], d["sha256"]) not in journal.done}
-    resumed = len(documents) - len(wanted)
-    manifest = run_manifest(
-        plan, encoding, loaders.summary if loaders.summarizes else None, described["settings"],
-        engine={"name": "ray", "ray": ray.__version__, **dataclasses.asdict(engine)},
-    )  # fmt: skip
-    journal.start({**manifest, "counts": {"documents_planned": len(plan.keep) + len(documents)}})
+    Planning, the journal, the manifest and the report are run.py's, as for a local run;
+    only the translation happens in the actors.
+    """
 
-    state = {"documents": resumed, "sentences": total_sentences - sum(d["num_sentences"] for d in wanted.values())}
-    cache_hits = 0
-    document_errors: dict[tuple[str, str], DocumentError] = {}
+    def __init__(
+        self,
+        ray: Any,
+        rows: ray.data.Dataset,
+        loaders: Loaders,
+        engine: _Engine,
+        options: RunOptions,
+        output: Path,
+        progress: ProgressCallback | None,
+        started: float,
+        started_at: str,
+    ) -> None:
+        self.ray, self.rows, self.loaders, self.engine, self.options = ray, rows, loaders, engine, options
+        self.output, self.progress, self.started, self.started_at = output, progress, started, started_at
+        self.timings: dict[str, float] = {}
+        self.errors: list[Ja2enError] = []
+        self.documents_done = self.sentences_done = self.total_sentences = 0
+        self.documents: list[dict[str, Any]] = []
 
-    def take(row: dict[str, Any]) -> None:
-        nonlocal cache_hits
-        cache_hits += row["cache_hits"]
+    def report(self, stage: str) -> None:
+        if self.progress:
+            self.progress(
+                Progress(stage, self.documents_done, len(self.documents), self.sentences_done, self.total_sentences)
+            )
+
+    def execute(self, inputs: list[str], input_files: int, unlisted: list[tuple[int, int, InputError]]) -> RunResult:
+        """Plan against the folder, describe the models, translate what is left, finish."""
+        self.documents = self.read(unlisted)
+        if not self.documents:
+            raise nothing_to_translate(self.errors, inputs)
+        plan = plan_folder(
+            self.output, inputs, [(d["id"], d["source"]) for d in self.documents],
+            append=self.options.append, force=self.options.force,
+        )  # fmt: skip
+        self.documents = drop_clashes(plan, self.documents, lambda d: d["id"], self.options.fail_fast)
+        self.errors.extend(error for _, error in plan.clashes)
+        self.total_sentences = sum(d["num_sentences"] for d in self.documents)
+        self.timings["read_s"] = time.perf_counter() - self.started
+        self.report("loading")
+        journal, manifest = self.open_journal(plan)
+        wanted = {(d["id"], d["sha256"]): d for d in self.documents if (d["id"], d["sha256"]) not in journal.done}
+        resumed = len(self.documents) - len(wanted)
+        self.documents_done = resumed
+        self.sentences_done = self.total_sentences - sum(d["num_sentences"] for d in wanted.values())
+        work = time.perf_counter()
+        cache_hits = self.translate(journal, wanted)
+        self.timings["translate_and_summarize_s"] = time.perf_counter() - work
+        order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in self.documents))
+        result = finish_run(
+            journal, order, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
+            resumed=resumed, cache_hits=cache_hits, timings=self.timings, started=self.started,
+            started_at=self.started_at,
+        )  # fmt: skip
+        self.report("done")
+        return result
+
+    def read(self, unlisted: list[tuple[int, int, InputError]]) -> list[dict[str, Any]]:
+        """What was read, in input order (file, then place in the file); bad ones become errors."""
+        with quiet(self.rows.context, preserve_order=True):
+            meta = [dict(row) for row in self.rows.select_columns(_META).iter_rows()]
+        found = [((m["file"], m["item"]), m) for m in meta] + [((f, i), error) for f, i, error in unlisted]
+        documents: list[dict[str, Any]] = []
+        seen: dict[str, str] = {}
+        for _, item in sorted(found, key=lambda pair: pair[0]):
+            if isinstance(item, dict) and item["error"]:
+                item = _rebuild(item["error_type"], item["error"])
+            elif isinstance(item, dict) and item["id"] in seen:
+                item = repeated_id(item["source"], item["id"], seen[item["id"]])
+            if isinstance(item, Ja2enError):
+                if self.options.fail_fast:
+                    raise item
+                self.errors.append(item)
+                continue
+            seen[item["id"]] = item["source"]
+            documents.append(item)
+        return documents
+
+    def open_journal(self, plan: FolderPlan) -> tuple[Journal, dict[str, Any]]:
+        """Describe the models as an actor loads them, then open the journal with that fingerprint."""
+        # The fingerprint must be the one the actors will have (device, dtype, backend), so a
+        # task with an actor's resources loads the models once to describe them. (Ray ends a
+        # GPU task's worker process after it, freeing the GPU; a CPU one stays, torch imported.)
+        loading, engine = time.perf_counter(), self.engine
+        describe = self.ray.remote(describe_loaders).options(
+            num_gpus=engine.gpus_per_actor, num_cpus=engine.cpus_per_actor, **task_retry_options(engine.task_retries)
+        )
+        described = get(self.ray, describe.remote(self.loaders))
+        self.timings["load_s"] = time.perf_counter() - loading
+        fingerprint = {"ja2en": versions()["ja2en"], "encoding": self.options.encoding, **described["fingerprint"]}
+        journal = Journal(self.output, fingerprint, force=self.options.force)
+        manifest = run_manifest(
+            plan, dataclasses.replace(self.options, summary=self.loaders.summary),
+            summarized=self.loaders.summarizes, models=described["settings"],
+            engine={"name": "ray", "ray": self.ray.__version__, **dataclasses.asdict(engine)},
+        )  # fmt: skip
+        journal.start({**manifest, "counts": {"documents_planned": len(plan.keep) + len(self.documents)}})
+        return journal, manifest
+
+    def translate(self, journal: Journal, wanted: dict[tuple[str, str], dict[str, Any]]) -> int:
+        """Translate the wanted documents in the actors, journaling each; return the cache hits."""
+        failed: dict[tuple[str, str], DocumentError] = {}
+        hits = 0
+        batches = [self.engine.docs_per_batch, 1]  # then again, each alone: only a document that fails by itself is reported
+        for per_batch in batches:
+            left = {key: wanted[key] for key in wanted if key not in journal.done and key not in failed}
+            if not left:
+                break
+            for row in _translate(_select(self.rows, left, per_batch), self.loaders, self.engine, per_batch):
+                hits += row["cache_hits"]
+                self.take(row, wanted, journal, failed)
+        for key in wanted:
+            if key not in journal.done and key not in failed:
+                tries = 2 * (self.engine.task_retries + 1)
+                failure = RuntimeError(f"the Ray worker died or failed in each of {tries} tries")
+                failed[key] = DocumentError.failed(wanted[key]["source"], "translation", failure)
+                if self.options.fail_fast:
+                    raise failed[key]
+        self.errors.extend(failed[key] for key in wanted if key in failed)  # in input order
+        return hits
+
+    def take(
+        self, row: dict[str, Any], wanted: dict[tuple[str, str], Any], journal: Journal, failed: dict[tuple[str, str], DocumentError]
+    ) -> None:
+        """One actor result: journal the document, or record its failure."""
         key = (row["id"], row["sha256"])
         # A retried batch may deliver a document twice, a duplicate id once too often.
-        if key not in wanted or key in journal.done or key in document_errors:
+        if key not in wanted or key in journal.done or key in failed:
             return
         if row["error"]:
-            if fail_fast:
+            if self.options.fail_fast:
                 raise _rebuild(row["error_type"], row["error"])
-            document_errors[key] = DocumentError(row["error"])
+            failed[key] = DocumentError(row["error"])
         else:
             journal.append(pickle.loads(row["document"]))
-        state["documents"] += 1
-        state["sentences"] += wanted[key]["num_sentences"]
-        if progress:
-            progress(Progress("translating", state["documents"], len(documents), state["sentences"], total_sentences))
-
-    work = time.perf_counter()
-    if wanted:
-        for row in _translate(_select(rows, wanted, engine.docs_per_batch), loaders, engine, engine.docs_per_batch):
-            take(row)
-    # Documents of batches that failed in every try: again, each alone, so that only a
-    # document that fails by itself is reported.
-    left = {key: wanted[key] for key in wanted if key not in journal.done and key not in document_errors}
-    if left:
-        for row in _translate(_select(rows, left, 1), loaders, engine, 1):
-            take(row)
-    for key in wanted:
-        if key not in journal.done and key not in document_errors:
-            tries = 2 * (engine.task_retries + 1)
-            failure = RuntimeError(f"the Ray worker died or failed in each of {tries} tries")
-            document_errors[key] = DocumentError.failed(wanted[key]["source"], "translation", failure)
-            if fail_fast:
-                raise document_errors[key]
-    timings["translate_and_summarize_s"] = time.perf_counter() - work
-
-    # Errors in input order, as a single-process run lists them.
-    errors += [{"error": "DocumentError", "message": str(document_errors[k])} for k in wanted if k in document_errors]
-    order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in documents))
-    result = finish_run(
-        journal, order, plan, manifest, errors, input_files=input_files, resumed=resumed, cache_hits=cache_hits,
-        timings=timings, started=started, started_at=started_at,
-    )  # fmt: skip
-    if parquet:
-        result.files.update({f"{name}_parquet": write_parquet(result.files[name]) for name in ("documents", "sentences")})
-    if progress:
-        progress(Progress("done", state["documents"], len(documents), state["sentences"], total_sentences))
-    return result
-
-
-def _nothing_to_translate(errors: list[dict[str, str]], inputs: Sequence[Path | str]) -> Ja2enError:
-    """The error of a run without a single readable document, as translate_documents words it."""
-    if len(errors) == 1:
-        return _rebuild(errors[0]["error"], errors[0]["message"])
-    if errors:
-        return InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]['message']}")
-    return InputError(f"{', '.join(map(str, inputs))}: no .txt, .md or .jsonl documents found; check the path")
-
-
-def _documents_and_errors(
-    meta: list[dict[str, Any]], fail_fast: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Split what was read into documents and errors (a repeated id is one), as translate_documents does."""
-    documents: list[dict[str, Any]] = []
-    errors: list[dict[str, str]] = []
-    seen: dict[str, str] = {}
-    for m in meta:
-        if not m["error"] and m["id"] in seen:
-            repeated = f"document id '{m['id']}' is already used by {seen[m['id']]}; give each document a unique id"
-            m = {**m, "error_type": "InputError", "error": f"{m['source']}: {repeated}"}
-        if m["error"]:
-            if fail_fast:
-                raise _rebuild(m["error_type"], m["error"])
-            errors.append({"error": m["error_type"], "message": m["error"]})
-            continue
-        seen[m["id"]] = m["source"]
-        documents.append(m)
-    return documents, errors
+        self.documents_done += 1
+        self.sentences_done += wanted[key]["num_sentences"]
+        self.report("translating")
 
 
 def _translate(documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, batch: int) -> Iterator[dict[str, Any]]:
@@ -389,11 +377,6 @@ def _select(rows: ray.data.Dataset, keys: dict[tuple[str, str], Any], per_batch:
     with quiet(rows.context):
         selected = rows.map_batches(keep_ids, batch_format="pyarrow", fn_kwargs={"ids": sorted({k[0] for k in keys})})
         return selected.repartition(math.ceil(len(keys) / per_batch)).materialize()
-
-
-def _meta_rows(rows: ray.data.Dataset) -> list[dict[str, Any]]:
-    with quiet(rows.context, preserve_order=True):
-        return [dict(row) for row in rows.select_columns(_META).iter_rows()]
 
 
 def _rebuild(error_type: str, message: str) -> Ja2enError:

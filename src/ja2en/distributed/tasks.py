@@ -19,11 +19,8 @@ from typing import Any
 
 from ..cache import TranslationCache
 from ..errors import DocumentError, InputError
-from ..models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from ..process import DocumentProcessor
-from ..run import check_summary_mode
-from ..run import describe_models
-from ..models.presets import DEFAULT_JA_SUMMARIZER
+from ..run import RunOptions, describe_models
 from ..readers import read_file
 from ..records import Document, Sentence
 from ..segment import segment_document
@@ -65,30 +62,19 @@ def load_summarizer(model: str, **settings: Any) -> Summarizer:
     return Summarizer(model, **settings)
 
 
-def model_loaders(
-    *,
-    model: str = DEFAULT_TRANSLATION_MODEL,
-    summarizer_model: str | None = DEFAULT_SUMMARY_MODEL,
-    summary: str = "en",
-    ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER,
-    cache: bool | Path | str = True,
-    backend: str = "auto",
-    device: str = "auto",
-    dtype: str = "auto",
-    trust_remote_code: bool = False,
-    **translator_settings: Any,
-) -> Loaders:
-    """What each actor loads, from the model names and settings `translate_documents` takes."""
-    check_summary_mode(summary)
-    shared = {"backend": backend, "device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
-    translator = functools.partial(load_translator, model, cache=cache, **shared, **translator_settings)
+def model_loaders(options: RunOptions | None = None, **settings: Any) -> Loaders:
+    """What each actor loads: the models `options` (or its fields as keywords) name."""
+    options = RunOptions.build(options, **settings)
+    translator = functools.partial(
+        load_translator, options.model, cache=options.cache, **options.loading(), **options.translator_settings()
+    )
     summarizer = None
-    if summary != "ja" and summarizer_model:
-        summarizer = functools.partial(load_summarizer, summarizer_model, **shared)
+    if options.summarizes_english:
+        summarizer = functools.partial(load_summarizer, options.summarizer_model, **options.loading())
     ja_summarizer = None
-    if summary != "en":
-        ja_summarizer = functools.partial(load_summarizer, ja_summarizer_model, language="ja", **shared)
-    return Loaders(translator, summarizer, ja_summarizer, summary=summary)
+    if options.summarizes_japanese:
+        ja_summarizer = functools.partial(load_summarizer, options.ja_summarizer_model, language="ja", **options.loading())
+    return Loaders(translator, summarizer, ja_summarizer, summary=options.summary)
 
 
 def describe_loaders(loaders: Loaders) -> dict[str, Any]:
