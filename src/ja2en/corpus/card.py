@@ -104,8 +104,14 @@ def card_metadata(
 def _yaml_features(features: Any) -> list[dict[str, Any]]:
     """`datasets.Features` in the card's YAML form, exactly as `datasets` writes and reads it."""
     from datasets import DatasetInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
 
-    return DatasetInfo(features=features)._to_yaml_dict()["features"]
+    # The public API `push_to_hub` writes cards with, one config at a time: given several,
+    # it sorts them by name, and the card lists the default config (`sentences`) first.
+    card = DatasetCardData()
+    DatasetInfosDict({"features": DatasetInfo(features=features)}).to_dataset_card_data(card)
+    return card["dataset_info"]["features"]
 
 
 def card_body(
