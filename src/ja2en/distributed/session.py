@@ -84,17 +84,50 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def quiet(context: Any, *, preserve_order: bool | None = None, **settings: Any) -> Iterator[None]:
-    """Set DataContext options for one execution, keep Ray Data off the console, and turn
-    what fails in it into the ja2en error behind it (or an EngineError).
+def ray_data_execution(context: Any, *, preserve_order: bool | None = None, **settings: Any) -> Iterator[None]:
+    """One Ray Data execution run ja2en's way: `settings` (and `preserve_order`) on its
+    DataContext, nothing on the console, and a failure turned into the ja2en error behind
+    it (or an EngineError).
 
     The library prints nothing: Ray Data's progress bars are turned off and its console
     log handler muted, while its log file (/tmp/ray/session_latest/logs/ray-data) keeps
     everything, the batches it dropped after their last try included.
     """
     settings = {"enable_progress_bars": False, "print_on_execution_start": False, **settings}
+    with _ja2en_errors(), _data_context(context, preserve_order, settings), _console_muted():
+        yield
+
+
+@contextlib.contextmanager
+def _ja2en_errors() -> Iterator[None]:
+    try:
+        yield
+    except Ja2enError:
+        raise
+    except Exception as exc:  # a Ray failure no retry cured: a lost node, models that cannot load
+        raise unwrap(exc) from exc
+
+
+@contextlib.contextmanager
+def _data_context(context: Any, preserve_order: bool | None, settings: dict[str, Any]) -> Iterator[None]:
+    """`settings` and `preserve_order` on a DataContext for one execution; the old values after."""
     old = {name: getattr(context, name) for name in settings}
     old_order = context.execution_options.preserve_order
+    try:
+        for name, value in settings.items():
+            setattr(context, name, value)
+        if preserve_order is not None:
+            context.execution_options.preserve_order = preserve_order
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(context, name, value)
+        context.execution_options.preserve_order = old_order
+
+
+@contextlib.contextmanager
+def _console_muted() -> Iterator[None]:
+    """Ray Data's console log handlers and console warnings off; its log file keeps everything."""
     console = [h for h in logging.getLogger("ray.data").handlers if not isinstance(h, logging.FileHandler)]
     console = [h for h in console if "File" not in type(h).__name__]
     old_levels = [h.level for h in console]
@@ -106,20 +139,13 @@ def quiet(context: Any, *, preserve_order: bool | None = None, **settings: Any) 
         warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.data")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.data")
         try:
-            for name, value in settings.items():
-                setattr(context, name, value)
-            if preserve_order is not None:
-                context.execution_options.preserve_order = preserve_order
             for handler in console:
                 handler.setLevel(logging.CRITICAL + 1)
             yield
-        except Ja2enError:
-            raise
-        except Exception as exc:  # a Ray failure no retry cured: a lost node, models that cannot load
-            raise unwrap(exc) from exc
         finally:
-            for name, value in old.items():
-                setattr(context, name, value)
-            context.execution_options.preserve_order = old_order
             for handler, level in zip(console, old_levels, strict=True):
                 handler.setLevel(level)
+
+
+# The old name, still imported by engine.py: remove once engine.py imports ray_data_execution.
+quiet = ray_data_execution
