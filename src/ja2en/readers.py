@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import DecodeError, InputError, display_path
 from .records import Document
@@ -28,10 +29,16 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 # ISO-2022-JP is 7-bit and recognised by its escape sequences; CP932 and EUC-JP both
 # accept many byte strings, so between them the one that reads as more Japanese wins.
 _LEGACY_ENCODINGS = ("cp932", "euc-jp")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Half a UTF-16 surrogate pair, which a JSON escape can hold alone (\ud83d).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 _ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(B", b"\x1b$(D")
+
+
+def json_type_name(value: Any) -> str:
+    """What a parsed JSON value is, for a message: "null", "a number", "an array"..."""
+    return _JSON_TYPES.get(type(value), "a value")
 
 
 def normalize_text(text: str) -> str:
@@ -270,9 +277,9 @@ def _read_jsonl(
             continue
         body = record["text"]
         if not isinstance(body, str):
-            yield InputError(f'{where}: "text" must be a string, not {_JSON_TYPES.get(type(body), "a value")}')
+            yield InputError(f'{where}: "text" must be a string, not {json_type_name(body)}')
             continue
-        if _LONE_SURROGATE.search(body):
+        if LONE_SURROGATE.search(body):
             # JSON can escape half a character (\ud83d); no model can read it and no file can hold it.
             yield InputError(f'{where}: "text" holds a lone surrogate escape (half an emoji?); fix the escape')
             continue

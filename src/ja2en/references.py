@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .readers import _JSON_TYPES, _LONE_SURROGATE, decode_bytes, normalize_text
+from .readers import LONE_SURROGATE, decode_bytes, json_type_name, normalize_text
 from .segment import split_paragraphs
 
 FORMATS = ("jsonl", "tsv", "folder")
@@ -117,8 +117,8 @@ def _text_field(record: dict[str, Any], key: str, where: str) -> str:
         raise InputError(f'{where}: no "{key}" field; each line must be an object like {_JSONL_SHAPE}')
     value = record[key]
     if not isinstance(value, str):
-        raise InputError(f'{where}: "{key}" must be a string, not {_JSON_TYPES.get(type(value), "a value")}')
-    if _LONE_SURROGATE.search(value):
+        raise InputError(f'{where}: "{key}" must be a string, not {json_type_name(value)}')
+    if LONE_SURROGATE.search(value):
         # JSON can escape half a character (\ud83d); no model can read it and no file can hold it.
         raise InputError(f'{where}: "{key}" holds a lone surrogate escape (half an emoji?); fix the escape')
     if not value.strip():
