@@ -12,15 +12,18 @@ from pathlib import Path
 
 from ..errors import ModelError
 
-# Files a seq2seq model needs; weights are chosen per repo so a download never takes
-# both the safetensors and the .bin copy (or TF/Flax weights) of the same model.
-_CONFIG_PATTERNS = ["*.json", "*.spm", "*.model", "*.txt"]
+# Configs and tokenizer files: what a seq2seq model needs beside its weights.
+CONFIG_SUFFIXES = (".json", ".spm", ".model", ".txt")
 
 
 def weight_patterns(files: list[str]) -> list[str]:
-    """Download patterns for a repo holding `files`: configs, tokenizer and one copy of the weights."""
+    """Download patterns for a repo holding `files`: configs, tokenizer and one copy of the weights.
+
+    Weights are chosen per repo so a download never takes both the safetensors and the .bin
+    copy (or TF/Flax weights) of the same model.
+    """
     weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
-    return _CONFIG_PATTERNS + weights
+    return [f"*{suffix}" for suffix in CONFIG_SUFFIXES] + weights
 
 
 def is_network_error(exc: BaseException) -> bool:

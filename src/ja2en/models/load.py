@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError, ModelError, display_path, first_line
-from .hub import download_snapshot
+from .hub import CONFIG_SUFFIXES, download_snapshot
 from .presets import PRESETS
 # Defined in presets.py; still imported from here by run.py, cli.py and the package's __init__.
 from .presets import DEFAULT_SUMMARY_MODEL as DEFAULT_SUMMARY_MODEL
@@ -31,6 +31,16 @@ from .presets import DEFAULT_TRANSLATION_MODEL as DEFAULT_TRANSLATION_MODEL
 # Written into a `models/<hub id>/` folder by `ja2en models download`, last: the Hub
 # commit the files came from. A folder without it is a copy made by other means.
 SOURCE_FILE = ".ja2en-source.json"
+
+
+def read_source(folder: Path) -> dict[str, Any] | None:
+    """The download record `ja2en models download` left in `folder` ({"hub_id", "revision", ...}), if any."""
+    try:
+        record = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
 
 # Models that load fine but must never be used for Japanese, and why.
 REFUSED_MODELS: dict[str, str] = {
@@ -81,10 +91,9 @@ def _revision_of(path: Path) -> str:
     """
     if path.parent.name == "snapshots":  # the Hugging Face cache: .../snapshots/<commit hash>/
         return path.name
-    try:  # downloaded into the store by `ja2en models download`
-        return str(json.loads((path / SOURCE_FILE).read_text(encoding="utf-8"))["revision"])
-    except (OSError, ValueError, KeyError):
-        pass
+    source = read_source(path)
+    if source and "revision" in source:  # downloaded into the store by `ja2en models download`
+        return str(source["revision"])
     digest = hashlib.sha256()
     for name in sorted(p.name for p in path.iterdir()):
         file = path / name
@@ -92,7 +101,7 @@ def _revision_of(path: Path) -> str:
             continue
         digest.update(f"{name}:{file.stat().st_size}:".encode())
         with file.open("rb") as handle:
-            if name.endswith((".json", ".spm", ".model", ".txt")):
+            if name.endswith(CONFIG_SUFFIXES):
                 digest.update(handle.read())
             elif name.endswith((".safetensors", ".bin")):
                 digest.update(handle.read(1 << 20))
@@ -340,10 +349,10 @@ def load_seq2seq(
 
 def _refetch_hint(resolved: ResolvedModel) -> str:
     """How to get a complete copy of a model whose folder is incomplete or damaged."""
-    try:  # downloaded into the store by `ja2en models download`
-        hub_id: str | None = str(json.loads((resolved.path / SOURCE_FILE).read_text(encoding="utf-8"))["hub_id"])
-    except (OSError, ValueError, KeyError):
-        # a Hub id found in the store or the Hugging Face cache, or else a folder of the user's
+    source = read_source(resolved.path)
+    if source and "hub_id" in source:  # downloaded into the store by `ja2en models download`
+        hub_id: str | None = str(source["hub_id"])
+    else:  # a Hub id found in the store or the Hugging Face cache, or else a folder of the user's
         hub_id = None if Path(resolved.name).expanduser().is_dir() else resolved.name
     if hub_id:
         return f"re-download it with `ja2en models download {hub_id}` or copy the complete folder"

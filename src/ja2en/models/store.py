@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ModelError, first_line
 from .hub import download_snapshot
-from .load import SOURCE_FILE, load_seq2seq, models_dir
+from .load import SOURCE_FILE, load_seq2seq, models_dir, read_source
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
 
@@ -41,9 +41,8 @@ def stored_model(name: str) -> StoredModel | None:
     """The complete download of `name` (a preset or Hub id) in the store, if there is one."""
     repo = hub_id(name)
     path = models_dir() / repo
-    try:
-        source = json.loads((path / SOURCE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    source = read_source(path)
+    if source is None:
         return None
     return StoredModel(repo, path, str(source.get("revision", "")))
 
