@@ -74,6 +74,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     import functools
 
     import ja2en
+    from ja2en.distributed.tasks import Loaders
 
     output = Path(spec["output"])
     settings = {"device": "cpu", "backend": spec["backend"]}
@@ -94,10 +95,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             num_cpus=spec["cores"], include_dashboard=False, log_to_driver=False, _system_config={"worker_niceness": 0}
         )
         ray_init = time.perf_counter() - tick
-        loaders = ja2en.Loaders(functools.partial(fixed_length_translator, spec["model"], NEW_TOKENS, **settings))
+        loaders = Loaders(functools.partial(fixed_length_translator, spec["model"], NEW_TOKENS, **settings))
         tick = time.perf_counter()
         result = ja2en.translate_on_ray(
-            [spec["corpus"]], output_dir=output, loaders=loaders, actors=spec["actors"],
+            [spec["corpus"]], output_dir=output, loaders=loaders, summary="none", actors=spec["actors"],
             cpus_per_actor=spec["cores"] // spec["actors"], docs_per_batch=spec["docs_per_batch"],
         )  # fmt: skip
         wall = time.perf_counter() - tick

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ja2en import ModelError, resolve_model
+from ja2en import ModelError
+from ja2en.models.load import resolve_model
 from ja2en.errors import DeviceError
 from ja2en.models.load import SOURCE_FILE, load_seq2seq, resolve_device, resolve_dtype
 

@@ -14,7 +14,6 @@ import pytest
 
 from ja2en import InputError, OutputError, Translator, translate_documents
 from ja2en.errors import Ja2enWarning
-from ja2en.writers import OutputLock
 
 from test_journal import SENTENCES, make_inputs, outputs
 

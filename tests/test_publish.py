@@ -11,7 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ja2en import InputError, OutputError, PairFilter, PublishError, build_dataset, publish, translate_documents
+from ja2en import InputError, OutputError, PairFilter, PublishError, publish, translate_documents
+from ja2en.corpus.publish import build_dataset
 from ja2en.cli import app
 from ja2en.corpus.output import published_model, published_source
 from ja2en.errors import Ja2enWarning

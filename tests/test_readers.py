@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ja2en import DecodeError, Document, InputError, decode_bytes, normalize_text, read_documents
+from ja2en import DecodeError, Document, InputError, read_documents
+from ja2en.readers import decode_bytes, normalize_text
 from ja2en.readers import list_input_files
 
 TEXT = "東京都は９日、ＤＸ推進の協定を結んだ。\n「デジタル化」を進めるという。\n"

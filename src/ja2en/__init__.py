@@ -7,57 +7,61 @@ Heavy libraries (torch, transformers) are imported only when a model is loaded, 
 `import ja2en` and `ja2en --help` stay fast.
 """
 
-from .corpus.output import FilterCounts, PairFilter, PairRow, RunOutput
-from .errors import DecodeError, DeviceError, EngineError, InputError, Ja2enError, ModelError, OutputError, PublishError
-from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, ResolvedModel, resolve_model
-from .evaluate import EvalReport, RougeScores, evaluate, rouge_scores
-from .distributed.engine import translate_dataset, translate_on_ray
 from .corpus.export import ExportResult, export_corpus
-from .run import Progress, RunOptions, RunResult, translate_documents
-from .corpus.publish import BuildResult, PublishResult, build_dataset, publish, push_dataset
-from .distributed.tasks import Loaders, model_loaders
-from .readers import decode_bytes, normalize_text, read_documents
-from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument
+from .corpus.output import FilterCounts, PairFilter
+from .corpus.publish import PublishResult, publish
+from .distributed.engine import translate_dataset, translate_on_ray
+from .errors import (
+    DecodeError,
+    DeviceError,
+    DocumentError,
+    EngineError,
+    InputError,
+    Ja2enError,
+    Ja2enWarning,
+    ModelError,
+    OutputError,
+    PublishError,
+    RunInterrupted,
+)
+from .evaluate import EvalReport, evaluate
+from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .readers import read_documents
+from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument, Translation
 from .references import Reference, ReferenceSet, read_references
-from .segment import segment_document, sentence_spans, split_paragraphs, split_sentences
+from .run import Progress, RunOptions, RunResult, translate_documents
+from .segment import segment_document, split_paragraphs, split_sentences
 from .summarize import Summarizer
 from .translate import Translator
 
 __version__ = "0.1.0"
 
+# What a user needs; everything else stays importable from its module (ja2en.corpus.publish
+# for build_dataset and push_dataset, ja2en.readers for decode_bytes, ...). The README's
+# "As a library" section describes these.
 __all__ = [
-    "BuildResult",
-    "EvalReport",
-    "Reference",
-    "ReferenceSet",
-    "RougeScores",
-    "evaluate",
-    "read_references",
-    "rouge_scores",
-    "ExportResult",
-    "export_corpus",
-    "FilterCounts",
-    "PairFilter",
-    "PairRow",
-    "PublishError",
-    "PublishResult",
-    "RunOutput",
-    "build_dataset",
-    "publish",
-    "push_dataset",
     "DEFAULT_SUMMARY_MODEL",
     "DEFAULT_TRANSLATION_MODEL",
     "DecodeError",
     "DeviceError",
-    "EngineError",
-    "Loaders",
     "Document",
+    "DocumentError",
+    "EngineError",
+    "EvalReport",
+    "ExportResult",
+    "FilterCounts",
     "InputError",
     "Ja2enError",
+    "Ja2enWarning",
     "ModelError",
     "OutputError",
+    "PairFilter",
     "Progress",
-    "ResolvedModel",
+    "PublishError",
+    "PublishResult",
+    "Reference",
+    "ReferenceSet",
+    "RunInterrupted",
     "RunOptions",
     "RunResult",
     "Sentence",
@@ -65,18 +69,18 @@ __all__ = [
     "Summarizer",
     "Summary",
     "TranslatedDocument",
+    "Translation",
     "Translator",
     "__version__",
-    "decode_bytes",
-    "normalize_text",
+    "evaluate",
+    "export_corpus",
+    "publish",
     "read_documents",
-    "resolve_model",
+    "read_references",
     "segment_document",
-    "sentence_spans",
     "split_paragraphs",
     "split_sentences",
     "translate_dataset",
     "translate_documents",
     "translate_on_ray",
-    "model_loaders",
 ]

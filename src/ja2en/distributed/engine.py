@@ -130,9 +130,9 @@ def translate_on_ray(
 def translate_dataset(
     documents: ray.data.Dataset,
     *,
-    loaders: Loaders,
     output_dir: Path | str = "outputs",
     options: RunOptions | None = None,
+    loaders: Loaders | None = None,
     address: str | None = None,
     actors: int = 1,
     gpus_per_actor: float = 0.0,
@@ -149,15 +149,16 @@ def translate_dataset(
     source. Documents are segmented by Ray tasks and translated by `actors` actors with
     `gpus_per_actor` GPUs (a fraction shares a GPU) and `cpus_per_actor` CPUs each, in
     batches of `docs_per_batch` documents, each tried `task_retries + 1` times.
-    `loaders` builds the models in each actor (`model_loaders(options)` from names).
     `address` is the cluster to join if Ray is not initialized yet (None: `RAY_ADDRESS`,
     else Ray starts on this machine). `options` (and its fields as keywords) are as for
-    `translate_documents`; its model settings come from `loaders`.
+    `translate_documents`; `loaders` (callables that build the models in each actor)
+    replace its model names.
     """
     started, started_at = time.perf_counter(), now()
     options = RunOptions.build(options, **settings)
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
+    loaders = _loaders(loaders, options)
     missing = {"id", "source", "sha256", "encoding", "text"} - set(documents.schema().names)
     if missing:
         raise InputError(
