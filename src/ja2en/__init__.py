@@ -25,7 +25,7 @@ from .errors import (
     RunInterrupted,
 )
 from .evaluate import EvalReport, evaluate
-from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
+from .models.presets import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import read_documents
 from .records import Document, Sentence, SentencePair, Summary, TranslatedDocument, Translation
 from .references import Reference, ReferenceSet, read_references

@@ -19,13 +19,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, display_path
-from .backends import BACKENDS
-from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, DEVICES, DTYPES
+from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, display_path, first_line
+from .backends import AUTO_BACKEND, BACKENDS
+from .models.load import DEVICES, DTYPES
 from .corpus.output import FilterCounts, PairFilter
 from .run import Progress, RunOptions, RunResult, translate_documents
 from .corpus.export import FORMATS, export_corpus
-from .models.presets import DEFAULT_JA_SUMMARIZER, license_warning
+from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, license_warning
 from .corpus.publish import publish
 from .models.store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
@@ -55,9 +55,59 @@ BatchTokensOption = Annotated[
     int, typer.Option("--batch-tokens", min=1, help="Most source tokens per batch, padding included, times beams.")
 ]
 BackendOption = Annotated[
-    str, typer.Option("--backend", help=f"Inference engine: auto (ct2 when installed), {', '.join(BACKENDS)}.")
+    str, typer.Option("--backend", help=f"Inference backend: auto ({AUTO_BACKEND}), {', '.join(BACKENDS)}.")
 ]
 BeamsOption = Annotated[int, typer.Option("--beams", min=1, help="Beam size (1 = greedy).")]
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="Force an input encoding (e.g. cp932); default: detect.")
+]
+TrustRemoteCodeOption = Annotated[
+    bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
+]
+
+# translate's options, named here so the command reads as a list of what it takes.
+NoSummaryOption = Annotated[bool, typer.Option("--no-summary", help="Skip the summaries (--summary none).")]
+SummaryOption = Annotated[
+    str,
+    typer.Option(
+        "--summary",
+        help="en: summarize the English translation; ja: summarize the Japanese (--ja-summarizer), "
+        "then translate that summary; both; none.",
+    ),
+]
+JaSummarizerOption = Annotated[
+    str, typer.Option("--ja-summarizer", help="Model that summarizes Japanese, for --summary ja/both.")
+]
+FailFastOption = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first bad document.")]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the translation cache (~/.cache/ja2en).")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Replace outputs of a run with other settings or other inputs instead of refusing."),
+]
+AppendOption = Annotated[
+    bool,
+    typer.Option("--append", help="Keep the documents already in the output folder and add these inputs' documents."),
+]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local: this process; ray: a Ray cluster (needs the ray extra).")
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="--engine ray: the cluster (ray://HEAD:10001, HEAD:6379, auto); default $RAY_ADDRESS, else local.",
+    ),
+]
+ActorsOption = Annotated[int, typer.Option("--actors", min=1, help="--engine ray: model replicas (Ray actors).")]
+GpusPerActorOption = Annotated[
+    float, typer.Option("--gpus-per-actor", min=0, help="--engine ray: GPUs per actor (0.5: two share a GPU).")
+]
+CpusPerActorOption = Annotated[
+    float, typer.Option("--cpus-per-actor", min=0, help="--engine ray: CPUs per actor (its model threads).")
+]
+ParquetOption = Annotated[bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")]
 
 # Pair filters shared by publish and export.
 MinScoreOption = Annotated[
@@ -108,7 +158,7 @@ def _report_errors(command: F) -> F:
         except Exception as error:
             if os.environ.get("JA2EN_DEBUG"):
                 raise
-            detail = (str(error).strip().splitlines() or [""])[0]
+            detail = first_line(error, empty="")
             _echo_error(
                 f"unexpected {type(error).__name__}: {detail}; what was finished is saved. This is a bug: "
                 "re-run with JA2EN_DEBUG=1 to see the traceback and report it"
@@ -202,66 +252,27 @@ def translate_cli(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("outputs"),
     model: ModelOption = DEFAULT_TRANSLATION_MODEL,
     summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,
-    no_summary: Annotated[bool, typer.Option("--no-summary", help="Skip the summaries.")] = False,
-    summary: Annotated[
-        str,
-        typer.Option(
-            "--summary",
-            help="en: summarize the English translation; ja: summarize the Japanese (--ja-summarizer), "
-            "then translate that summary; both; none.",
-        ),
-    ] = "en",
-    ja_summarizer: Annotated[
-        str, typer.Option("--ja-summarizer", help="Model that summarizes Japanese, for --summary ja/both.")
-    ] = DEFAULT_JA_SUMMARIZER,
+    no_summary: NoSummaryOption = False,
+    summary: SummaryOption = "en",
+    ja_summarizer: JaSummarizerOption = DEFAULT_JA_SUMMARIZER,
     batch_size: BatchOption = 64,
     batch_tokens: BatchTokensOption = 4096,
     beams: BeamsOption = 4,
     backend: BackendOption = "auto",
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force an input encoding (e.g. cp932); default: detect.")
-    ] = None,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first bad document.")] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the translation cache (~/.cache/ja2en).")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace outputs of a run with other settings or other inputs instead of refusing."
-        ),
-    ] = False,
-    append: Annotated[
-        bool,
-        typer.Option(
-            "--append", help="Keep the documents already in the output folder and add these inputs' documents."
-        ),
-    ] = False,
-    trust_remote_code: Annotated[
-        bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
-    ] = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="local: this process; ray: a Ray cluster (needs the ray extra).")
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="--engine ray: the cluster (ray://HEAD:10001, HEAD:6379, auto); default $RAY_ADDRESS, else local.",
-        ),
-    ] = None,
-    actors: Annotated[int, typer.Option("--actors", min=1, help="--engine ray: model replicas (Ray actors).")] = 1,
-    gpus_per_actor: Annotated[
-        float, typer.Option("--gpus-per-actor", min=0, help="--engine ray: GPUs per actor (0.5: two share a GPU).")
-    ] = 0.0,
-    cpus_per_actor: Annotated[
-        float, typer.Option("--cpus-per-actor", min=0, help="--engine ray: CPUs per actor (its model threads).")
-    ] = 1.0,
-    parquet: Annotated[
-        bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")
-    ] = False,
+    encoding: EncodingOption = None,
+    fail_fast: FailFastOption = False,
+    no_cache: NoCacheOption = False,
+    force: ForceOption = False,
+    append: AppendOption = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    actors: ActorsOption = 1,
+    gpus_per_actor: GpusPerActorOption = 0.0,
+    cpus_per_actor: CpusPerActorOption = 1.0,
+    parquet: ParquetOption = False,
 ) -> None:
     """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
 
@@ -424,9 +435,7 @@ def eval_cli(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="Force the references' encoding (e.g. cp932); default: detect.")
     ] = None,
-    trust_remote_code: Annotated[
-        bool, typer.Option("--trust-remote-code", help="Allow models that run their own Python code.")
-    ] = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Score a translation model against reference translations: BLEU, chrF, flagged sentences (and ROUGE)."""
@@ -493,7 +502,7 @@ def models_download_cli(
 @_report_errors
 def models_convert_cli(
     name: Annotated[str, typer.Argument(help="A preset, Hub id or local model folder.")],
-    to: Annotated[str, typer.Option("--to", help="Target engine: ct2 (CTranslate2).")] = "ct2",
+    to: Annotated[str, typer.Option("--to", help="Target format: ct2 (CTranslate2).")] = "ct2",
     quantization: Annotated[
         str, typer.Option("--quantization", help=f"One of {', '.join(QUANTIZATIONS)}; int8 for CPUs, int8_float16 for GPUs.")
     ] = "int8",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Ja2enError
 from .run import Progress
 from .references import ReferenceSet, read_references
 from .segment import split_paragraphs, split_sentences
@@ -145,22 +144,10 @@ def evaluate(
     bleu, chrf = _corpus_scores(hypotheses, [en for d in docs for _, en in d.pairs])
     flags = Counter(flag for t in translations for flag in t.flags)
 
-    rouge = None
-    scored: list[tuple[list[str], str]] = []
+    rouge, summaries = None, 0
     if summarizer is not None and refs.summaries:
         report("summarizing", len(docs))
-        segments_left = iter(english)
-        for doc in docs:
-            sentences = [s for _ in doc.pairs for s in next(segments_left)]
-            if doc.summary is not None:
-                scored.append((sentences, doc.summary))
-        made = summarizer.summarize_many([sentences for sentences, _ in scored])
-        scores = [rouge_scores(summary.text, wanted) for summary, (_, wanted) in zip(made, scored, strict=True)]
-        rouge = RougeScores(
-            sum(s.rouge_1 for s in scores) / len(scores),
-            sum(s.rouge_2 for s in scores) / len(scores),
-            sum(s.rouge_l for s in scores) / len(scores),
-        )
+        rouge, summaries = _summary_scores(refs, english, summarizer)
     report("done", len(docs))
     return EvalReport(
         references=refs.path,
@@ -174,13 +161,31 @@ def evaluate(
         bleu_signature=bleu.signature,
         chrf=chrf.score,
         chrf_signature=chrf.signature,
-        summaries=len(scored),
+        summaries=summaries,
         rouge=rouge,
         models={
             "translation": translator.fingerprint(),
-            "summarization": summarizer.fingerprint() if scored and summarizer is not None else None,
+            "summarization": summarizer.fingerprint() if summaries and summarizer is not None else None,
         },
     )
+
+
+def _summary_scores(refs: ReferenceSet, english: list[list[str]], summarizer: Summarizer) -> tuple[RougeScores, int]:
+    """Mean ROUGE of the summaries of the translated documents that have a reference summary."""
+    scored: list[tuple[list[str], str]] = []
+    segments_left = iter(english)
+    for doc in refs.documents:
+        sentences = [s for _ in doc.pairs for s in next(segments_left)]
+        if doc.summary is not None:
+            scored.append((sentences, doc.summary))
+    made = summarizer.summarize_many([sentences for sentences, _ in scored])
+    scores = [rouge_scores(summary.text, wanted) for summary, (_, wanted) in zip(made, scored, strict=True)]
+    mean = RougeScores(
+        sum(s.rouge_1 for s in scores) / len(scores),
+        sum(s.rouge_2 for s in scores) / len(scores),
+        sum(s.rouge_l for s in scores) / len(scores),
+    )
+    return mean, len(scored)
 
 
 def _sentences(text: str) -> list[str]:
@@ -195,12 +200,8 @@ class _Score:
 
 def _corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[_Score, _Score]:
     """Corpus BLEU and chrF with sacrebleu's defaults (13a tokenization, chrF2), and their signatures."""
-    try:
-        from sacrebleu.metrics import BLEU, CHRF
-    except ImportError:
-        raise Ja2enError(
-            "scoring needs sacrebleu, which is not installed; run `pip install 'sacrebleu>=2.4'`"
-        ) from None
+    from sacrebleu.metrics import BLEU, CHRF
+
     scores = []
     for metric in (BLEU(), CHRF()):
         result = metric.corpus_score(list(hypotheses), [list(references)])

@@ -35,8 +35,7 @@ from .errors import (
 )
 from .journal import FolderPlan, Journal, plan_folder
 from .process import DocumentProcessor
-from .models.load import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .models.presets import DEFAULT_JA_SUMMARIZER
+from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import list_input_files, read_file
 from .records import Document, TranslatedDocument
 from .segment import segment_document

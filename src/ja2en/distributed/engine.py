@@ -49,7 +49,7 @@ from ..run import (
     run_manifest,
     versions,
 )
-from .session import actor_retry_options, connected, get, import_ray, quiet, task_retry_options
+from .session import actor_retry_options, connected, get, import_ray, ray_data_execution, task_retry_options
 from .tasks import (
     Loaders,
     TranslateBatch,
@@ -118,7 +118,7 @@ def translate_on_ray(
             "root": [os.fsencode(root) for _, (_, root) in files],
         })  # fmt: skip
         source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
-        with quiet(source.context):
+        with ray_data_execution(source.context):
             rows = source.map_batches(
                 read_files, batch_format="pyarrow", fn_kwargs={"encoding": options.encoding},
                 **task_retry_options(task_retries),
@@ -165,7 +165,7 @@ def translate_dataset(
             f"the dataset has no {', '.join(sorted(missing))} column; rows need id, source, sha256, encoding and text"
         )
     with claim_output_dir(output_dir) as output, connected(ray, address):
-        with quiet(documents.context, preserve_order=True):  # the dataset's order is the output's
+        with ray_data_execution(documents.context, preserve_order=True):  # the dataset's order is the output's
             rows = documents.map_batches(
                 segment_documents, batch_format="pyarrow", **task_retry_options(task_retries)
             ).materialize()
@@ -266,7 +266,7 @@ class _RayRun:
 
     def read(self, unlisted: list[tuple[int, int, InputError]]) -> list[dict[str, Any]]:
         """What was read, in input order (file, then place in the file); bad ones become errors."""
-        with quiet(self.rows.context, preserve_order=True):
+        with ray_data_execution(self.rows.context, preserve_order=True):
             meta = [dict(row) for row in self.rows.select_columns(_META).iter_rows()]
         found = [((m["file"], m["item"]), m) for m in meta] + [((f, i), error) for f, i, error in unlisted]
         documents: list[dict[str, Any]] = []
@@ -351,7 +351,7 @@ def _translate(documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, b
     """Stream one result row per document from the actor pool; batches lost in every try are left out."""
     from ray.data import ActorPoolStrategy
 
-    with quiet(documents.context, max_errored_blocks=-1):
+    with ray_data_execution(documents.context, max_errored_blocks=-1):
         # One document per batch (the second pass): one batch per actor at a time, so a
         # document that kills its actor takes no queued batch down with it.
         queue = {"max_tasks_in_flight_per_actor": 1} if batch == 1 else {}
@@ -375,7 +375,7 @@ def _select(rows: ray.data.Dataset, keys: dict[tuple[str, str], Any], per_batch:
 
     Materialized here: filter tasks left in the plan would compete with the actors for CPUs.
     """
-    with quiet(rows.context):
+    with ray_data_execution(rows.context):
         selected = rows.map_batches(keep_ids, batch_format="pyarrow", fn_kwargs={"ids": sorted({k[0] for k in keys})})
         return selected.repartition(math.ceil(len(keys) / per_batch)).materialize()
 

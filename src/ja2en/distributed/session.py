@@ -146,6 +146,3 @@ def _console_muted() -> Iterator[None]:
             for handler, level in zip(console, old_levels, strict=True):
                 handler.setLevel(level)
 
-
-# The old name, still imported by engine.py: remove once engine.py imports ray_data_execution.
-quiet = ray_data_execution

@@ -24,9 +24,6 @@ from typing import Any
 from ..errors import DeviceError, ModelError, display_path, first_line
 from .hub import CONFIG_SUFFIXES, download_snapshot
 from .presets import PRESETS
-# Defined in presets.py; still imported from here by run.py, cli.py and the package's __init__.
-from .presets import DEFAULT_SUMMARY_MODEL as DEFAULT_SUMMARY_MODEL
-from .presets import DEFAULT_TRANSLATION_MODEL as DEFAULT_TRANSLATION_MODEL
 
 # Written into a `models/<hub id>/` folder by `ja2en models download`, last: the Hub
 # commit the files came from. A folder without it is a copy made by other means.
