@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from ja2en import Translator
+from ja2en.backends import Decoding, Generation
 from ja2en.translate import _split_point, target_language_token
 
 
@@ -213,3 +214,106 @@ def test_any_iterable_of_sentences_is_translated_in_full(translator: Translator,
     sources = list(expected)[:3]
     assert translator.translate(iter(sources)) == [expected[s] for s in sources]
     assert translator.translate(tuple(sources)) == [expected[s] for s in sources]
+
+
+@pytest.fixture(scope="module")
+def guarded(tiny_marian: Path) -> Translator:
+    """A float32 Translator of this module's own, whose backend tests may wrap."""
+    return Translator(str(tiny_marian), beams=1, batch_size=8, device="cpu", backend="torch", quantize=False)
+
+
+LOOP = Generation("the the the the the", -0.05, 6, hit_max_length=False)  # flagged `repetition`, and sure of itself
+
+
+def _script(
+    translator: Translator, target: str, first: Generation, second: Generation | None, monkeypatch
+) -> list[tuple[list[str], Decoding]]:
+    """Replace the model's output for `target`: `first` on its first decoding, `second` (None:
+    the model's own) on the re-decoding with repetition controls. Returns the re-decodings asked for."""
+    generate, retries = translator.backend.generate, []
+
+    def scripted(texts, decoding):
+        real = generate(texts, decoding)
+        again = decoding.no_repeat_ngram_size > 0 or decoding.repetition_penalty != 1.0
+        if again:
+            retries.append((list(texts), decoding))
+        replacement = second if again else first
+        return [replacement if text == target and replacement else g for text, g in zip(texts, real, strict=True)]
+
+    monkeypatch.setattr(translator.backend, "generate", scripted)
+    return retries
+
+
+def _redecoded(guarded: Translator, corpus, first: Generation, second: Generation | None, monkeypatch):
+    sources = [ja for ja, _ in corpus[:8]]
+    target = sources[4]
+    retries = _script(guarded, target, first, second, monkeypatch)
+    details = guarded.translate_detailed(sources)
+    others = [(d.en, d.flags) for s, d in zip(sources, details, strict=True) if s != target]
+    assert others == [(dict(corpus)[s], ()) for s in sources if s != target]  # untouched
+    [(texts, decoding)] = retries  # the flagged sentence alone, decoded once more with loops blocked
+    assert texts == [target]
+    assert decoding.no_repeat_ngram_size > 0 and decoding.repetition_penalty > 1.0
+    return target, details[4]
+
+
+def test_a_degenerate_translation_is_decoded_again_and_the_better_one_kept(
+    guarded: Translator, corpus, expected, monkeypatch
+) -> None:
+    target, detail = _redecoded(guarded, corpus, LOOP, None, monkeypatch)
+    assert (detail.en, detail.flags) == (expected[target], ())
+    assert detail.score is not None and detail.score != LOOP.score  # the score of the output kept
+
+
+def test_a_second_decoding_that_is_worse_is_not_kept(guarded: Translator, corpus, expected, monkeypatch) -> None:
+    first = Generation("The the the the meeting.", -1.5, 7, hit_max_length=False)  # repetition
+    worse = Generation("会議 会議 会議 会議", -0.1, 5, hit_max_length=False)  # repetition and Japanese left in
+    _, detail = _redecoded(guarded, corpus, first, worse, monkeypatch)
+    assert (detail.en, detail.score, detail.flags) == (first.text, first.score, ("repetition",))
+
+
+def test_between_two_equally_flawed_decodings_the_more_confident_is_kept(
+    guarded: Translator, corpus, monkeypatch
+) -> None:
+    unsure = Generation("the the the the the", -2.0, 6, hit_max_length=False)
+    surer = Generation("of the of the of the", -0.5, 7, hit_max_length=False)
+    _, detail = _redecoded(guarded, corpus, unsure, surer, monkeypatch)
+    assert (detail.en, detail.score, detail.flags) == (surer.text, surer.score, ("repetition",))
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_order(guarded: Translator, corpus, expected, monkeypatch) -> None:
+    import torch
+
+    backend, sources = guarded.backend, [ja for ja, _ in corpus[:7]]
+    decoding = Decoding(beams=1, max_new_tokens=64)
+    whole = backend.generate(sources, decoding)
+    real, ran = backend._generate, []
+
+    def at_most_two_rows(texts, decoding):
+        if len(texts) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        ran.append(list(texts))
+        return real(texts, decoding)
+
+    monkeypatch.setattr(backend, "_generate", at_most_two_rows)
+    halved = backend.generate(sources, decoding)
+    assert [row for batch in ran for row in batch] == sources and all(len(batch) <= 2 for batch in ran)
+    assert [g.text for g in halved] == [g.text for g in whole] == [expected[s] for s in sources]
+    # Another batch composition pads differently: scores agree to float32 rounding, not bit for bit.
+    assert [g.score for g in halved] == pytest.approx([g.score for g in whole], abs=1e-4)
+    assert [(g.tokens, g.hit_max_length) for g in halved] == [(g.tokens, g.hit_max_length) for g in whole]
+
+
+def test_out_of_memory_on_a_single_sentence_is_raised(guarded: Translator, corpus, monkeypatch) -> None:
+    import torch
+
+    attempts: list[int] = []
+
+    def never_fits(texts, decoding):
+        attempts.append(len(texts))
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(guarded.backend, "_generate", never_fits)
+    with pytest.raises(torch.OutOfMemoryError):
+        guarded.backend.generate([ja for ja, _ in corpus[:3]], Decoding(beams=1))
+    assert attempts == [3, 1]  # halved down to one sentence, which has nowhere left to go
