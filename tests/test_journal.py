@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ja2en import OutputError, Translator, translate_documents
+from ja2en import DocumentError, OutputError, Translator, translate_documents
 from ja2en.journal import Journal
 
 SENTENCES = [
@@ -182,3 +182,21 @@ def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_outputs(kill_se
 
     subprocess.run([*command, "-o", str(tmp_path / "out")], check=True, capture_output=True, timeout=300)
     assert outputs(tmp_path / "out") == whole
+
+
+def test_a_fail_fast_stop_leaves_no_open_journal(tmp_path: Path, translator, monkeypatch) -> None:
+    inputs = make_inputs(tmp_path / "in", 3)
+    (inputs / "doc001.txt").write_text("毒。\n", encoding="utf-8")
+    generate = translator.backend.generate
+
+    def fails_on_poison(texts, decoding):
+        if any("毒" in text for text in texts):
+            raise ValueError("bad input")
+        return generate(texts, decoding)
+
+    monkeypatch.setattr(translator.backend, "generate", fails_on_poison)
+    with pytest.raises(DocumentError):
+        translate_documents(inputs, output_dir=tmp_path / "out", translator=translator, summary="none", fail_fast=True)
+    # Checked before any garbage collection: the file is closed when the run ends, not when collected.
+    open_files = [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]
+    assert str(tmp_path / "out" / "documents.jsonl") not in open_files

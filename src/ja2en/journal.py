@@ -247,6 +247,16 @@ class Journal:
         self.done[(document.id, document.sha256)] = offset
         self.latest[document.id] = (document.id, document.sha256)
 
+    def close(self) -> None:
+        """Close the journal file (finish does; so does leaving a `with` block however it ends)."""
+        self._handle.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def saved(self) -> int:
         """How many complete document lines the journal holds now (all of them resumable).
 

@@ -456,26 +456,44 @@ class _LocalRun:
         options = self.options
         described = describe_models(translator, summarizer, ja_summarizer)
         fingerprint = {"ja2en": versions()["ja2en"], "encoding": options.encoding, **described["fingerprint"]}
-        journal = Journal(output, fingerprint, force=options.force)
-        todo = [(d, s) for d, s in self.segmented if (d.id, d.sha256) not in journal.done]
-        resumed = len(self.segmented) - len(todo)
-        manifest = run_manifest(self.plan, options, summarized=bool(summarizer or ja_summarizer), models=described["settings"])
-        journal.start({**manifest, "counts": {"documents_planned": len(self.plan.keep) + len(self.segmented)}})
-        self.documents_done = resumed
-        self.sentences_done = self.total_sentences - sum(len(sentences) for _, sentences in todo)
-        self.report("translating")
-        work = time.perf_counter()
-        write_seconds = 0.0
-        hits_before = translator.cache.hits if translator.cache else 0
-        watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
-        try:
+        with Journal(output, fingerprint, force=options.force) as journal:
+            todo = [(d, s) for d, s in self.segmented if (d.id, d.sha256) not in journal.done]
+            resumed = len(self.segmented) - len(todo)
+            manifest = run_manifest(self.plan, options, summarized=bool(summarizer or ja_summarizer), models=described["settings"])
+            journal.start({**manifest, "counts": {"documents_planned": len(self.plan.keep) + len(self.segmented)}})
+            self.documents_done = resumed
+            self.sentences_done = self.total_sentences - sum(len(sentences) for _, sentences in todo)
+            self.report("translating")
+            work = time.perf_counter()
+            hits_before = translator.cache.hits if translator.cache else 0
             processor = DocumentProcessor(
                 translator, summarizer, ja_summarizer, on_sentences=self.advance, on_stage=self.report
             )
-            for item in processor.process(todo):
+            watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
+            write_seconds = self.journal_documents(journal, processor.process(todo), watch)
+            self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
+            self.timings["write_s"] = write_seconds
+            order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))
+            cache_hits = translator.cache.hits - hits_before if translator.cache else 0
+            result = finish_run(
+                journal, order, self.plan, manifest, self.errors, parquet=options.parquet,
+                input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
+                started=self.started, started_at=self.started_at,
+            )  # fmt: skip
+            self.report("done")
+            return result
+
+
+    def journal_documents(
+        self, journal: Journal, results: Iterable[TranslatedDocument | DocumentError], watch: FailureWatch
+    ) -> float:
+        """Append each finished document to the journal, report each failed one; the seconds spent writing."""
+        write_seconds = 0.0
+        try:
+            for item in results:
                 watch.see(item)
                 if isinstance(item, DocumentError):
-                    if options.fail_fast:
+                    if self.options.fail_fast:
                         raise item
                     self.errors.append(item)
                     continue
@@ -485,18 +503,8 @@ class _LocalRun:
                 self.documents_done += 1
                 self.report("writing")
         except KeyboardInterrupt:
-            raise RunInterrupted(journal.saved(), output) from None
-        self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
-        self.timings["write_s"] = write_seconds
-        order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))
-        cache_hits = translator.cache.hits - hits_before if translator.cache else 0
-        result = finish_run(
-            journal, order, self.plan, manifest, self.errors, parquet=options.parquet,
-            input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
-            started=self.started, started_at=self.started_at,
-        )  # fmt: skip
-        self.report("done")
-        return result
+            raise RunInterrupted(journal.saved(), journal.folder) from None
+        return write_seconds
 
 
 def run_manifest(

@@ -248,19 +248,20 @@ class _RayRun:
         self.timings["read_s"] = time.perf_counter() - self.started
         self.report("loading")
         journal, manifest = self.open_journal(plan)
-        wanted = {(d["id"], d["sha256"]): d for d in self.documents if (d["id"], d["sha256"]) not in journal.done}
-        resumed = len(self.documents) - len(wanted)
-        self.documents_done = resumed
-        self.sentences_done = self.total_sentences - sum(d["num_sentences"] for d in wanted.values())
-        work = time.perf_counter()
-        cache_hits = self.translate(journal, wanted)
-        self.timings["translate_and_summarize_s"] = time.perf_counter() - work
-        order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in self.documents))
-        result = finish_run(
-            journal, order, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
-            resumed=resumed, cache_hits=cache_hits, timings=self.timings, started=self.started,
-            started_at=self.started_at,
-        )  # fmt: skip
+        with journal:
+            wanted = {(d["id"], d["sha256"]): d for d in self.documents if (d["id"], d["sha256"]) not in journal.done}
+            resumed = len(self.documents) - len(wanted)
+            self.documents_done = resumed
+            self.sentences_done = self.total_sentences - sum(d["num_sentences"] for d in wanted.values())
+            work = time.perf_counter()
+            cache_hits = self.translate(journal, wanted)
+            self.timings["translate_and_summarize_s"] = time.perf_counter() - work
+            order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in self.documents))
+            result = finish_run(
+                journal, order, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
+                resumed=resumed, cache_hits=cache_hits, timings=self.timings, started=self.started,
+                started_at=self.started_at,
+            )  # fmt: skip
         self.report("done")
         return result
 
