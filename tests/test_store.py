@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from ja2en import Translator
-from ja2en.cli import app
+from ja2en import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, InputError, ModelError, Translator
 from ja2en.backends.ct2 import CONVERSION_VERSION
-from ja2en.errors import ModelError
+from ja2en.cli import app
+from ja2en.corpus.card import dataset_license
 from ja2en.models.load import SOURCE_FILE, resolve_model
-from ja2en.models.presets import PRESETS, license_warning
+from ja2en.models.presets import DEFAULT_JA_SUMMARIZER, PRESETS, find_preset, license_warning
 from ja2en.models.store import convert_model, download_model, stored_model
 
 runner = CliRunner()
@@ -181,24 +182,66 @@ def test_convert_into_a_store_that_cannot_be_written_says_what_to_do(store, tiny
     )
 
 
-def test_presets_cover_the_issue_list_and_non_commercial_ones_warn() -> None:
-    assert {name: p.hub_id for name, p in PRESETS.items()} == {
-        "fugumt": "staka/fugumt-ja-en",
-        "opus": "Helsinki-NLP/opus-mt-ja-en",
-        "nllb-600m": "facebook/nllb-200-distilled-600M",
-        "nllb-1.3b": "facebook/nllb-200-distilled-1.3B",
-        "m2m100": "facebook/m2m100_418M",
-        "distilbart": "sshleifer/distilbart-cnn-12-6",
-        "bart-large-cnn": "facebook/bart-large-cnn",
-        "mt5-xlsum": "csebuetnlp/mT5_multilingual_XLSum",
-    }
+# License ids as the Hub spells them in a card's `license:` field (a subset of its list).
+HUB_LICENSES = {
+    "apache-2.0", "mit", "bsd-3-clause", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-4.0", "openrail", "other",
+}  # fmt: skip
+
+
+# A known bug, left to the owner of models/load.py: resolve_model reads a Hub id with a dot
+# in its name ("...-1.3B", Path suffix ".3B") as a missing folder, so this preset is never
+# looked up in the Hugging Face cache nor downloaded. Strict: this test says when it is fixed.
+_DOTTED_HUB_ID = pytest.mark.xfail(strict=True, reason="a dot in the Hub id is read as a file suffix")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_DOTTED_HUB_ID) if n == "nllb-1.3b" else n for n in PRESETS])
+def test_every_preset_missing_offline_names_the_command_that_downloads_it(store, name: str) -> None:
+    preset = PRESETS[name]
+    with pytest.raises(ModelError) as error:
+        resolve_model(name, role=preset.task)
+    assert str(error.value).startswith(
+        f"{preset.task} model '{name}' ({preset.hub_id}) is not available here (offline and not in the local "
+        f"cache); on a connected machine run `ja2en models download {name}` and copy {store / preset.hub_id} here, "
+        "or pass a local model folder with --"
+    )
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_corpus_made_with_any_preset_gets_a_dataset_license_that_respects_the_model(name: str) -> None:
+    preset = PRESETS[name]
+    assert preset.license in HUB_LICENSES  # what the card's header says, so the Hub must know it
+    suggested = dataset_license([preset.hub_id], None)
+    assert suggested in HUB_LICENSES
+    assert dataset_license([preset.hub_id], suggested) == suggested  # the suggestion passes its own check
+    # A corpus of the model's output carries its Creative Commons terms: NonCommercial, ShareAlike.
+    terms = ("-nc" in preset.license, "-sa" in preset.license)
+    assert ("-nc" in suggested, "-sa" in suggested) == terms
+    if any(terms):  # a looser license is refused, naming the model
+        refused = rf"^--license cc-by-4\.0 is not .+, but {re.escape(f'{preset.hub_id} ({preset.license})')} requires it"
+        with pytest.raises(InputError, match=refused):
+            dataset_license([preset.hub_id], "cc-by-4.0")
+    warning = license_warning(name)
+    assert (warning is not None) == preset.non_commercial
+    assert license_warning(preset.hub_id) == warning  # named by its Hub id, the same warning
+
+
+def test_the_default_models_are_presets_for_their_task() -> None:
+    translation, summary, ja_summary = map(find_preset, (DEFAULT_TRANSLATION_MODEL, DEFAULT_SUMMARY_MODEL, DEFAULT_JA_SUMMARIZER))
+    assert (translation.task, translation.language) == ("translation", "ja")
+    assert (summary.task, summary.language) == ("summarization", "en")  # it reads the translation
+    assert (ja_summary.task, ja_summary.language) == ("summarization", "ja")
+    assert not translation.non_commercial and not summary.non_commercial  # a default run may be used commercially
+
+
+def test_non_commercial_presets_warn_and_the_listing_shows_every_preset(store) -> None:
     assert license_warning("nllb-600m") == (
         "facebook/nllb-200-distilled-600M is licensed CC-BY-NC-4.0: its translations and summaries "
         "may not be used commercially"
     )
-    assert license_warning("facebook/nllb-200-distilled-600M") == license_warning("nllb-600m")
     assert license_warning("fugumt") is None
     listing = runner.invoke(app, ["models", "list", "--json"]).stdout.splitlines()
     rows = {row["name"]: row for row in map(json.loads, listing)}
+    assert {name: row["hub_id"] for name, row in rows.items()} == {name: p.hub_id for name, p in PRESETS.items()}
+    assert all(row["stored"] is None for row in rows.values())  # an empty store
     assert rows["mt5-xlsum"]["language"] == "ja" and rows["mt5-xlsum"]["non_commercial"]
-    assert rows["fugumt"]["stored"] is None
