@@ -142,10 +142,30 @@ def card_body(
     inputs = ", ".join(published_input(str(given)) for given in manifest.get("inputs", []))
     source = description or f"{counts['documents']} Japanese documents read from {inputs or 'local files'}."
     versions = manifest.get("versions", {})
-    return f"""# {pretty_name}
-{_partial_note(partial)}
+    columns = counts["columns"]
+    return _CARD.format(
+        pretty_name=pretty_name,
+        partial_note=_partial_note(partial),
+        ja2en_version=manifest.get("ja2en_version", ""),
+        load_id=load_id,
+        source=source,
+        model_rows="\n".join(model_rows),
+        software=", ".join(f"{k} {v}" for k, v in versions.items()),
+        extra_columns=(", plus `score` (mean token log-probability)" if "score" in columns else "")
+        + (" and `flags`" if "flags" in columns else ""),
+        documents=counts["documents"],
+        kept=counts["filter"]["kept"],
+        pairs=counts["filter"]["pairs"],
+        dropped_text=dropped_text,
+        license_id=license_id,
+    )
+
+
+# The card's Markdown; card_body fills in the fields.
+_CARD = """# {pretty_name}
+{partial_note}
 A Japanese–English parallel corpus with English summaries, made by machine translation
-with [ja2en](https://pypi.org/project/ja2en/) {manifest.get("ja2en_version", "")}.
+with [ja2en](https://pypi.org/project/ja2en/) {ja2en_version}.
 
 ```python
 from datasets import load_dataset
@@ -173,14 +193,14 @@ publishing this dataset, and credit them.
 
 | role | model | revision | license |
 |---|---|---|---|
-{chr(10).join(model_rows)}
+{model_rows}
 
-Software: {", ".join(f"{k} {v}" for k, v in versions.items())}.
+Software: {software}.
 
 ## Configs
 
 - `sentences`: one row per aligned pair: `doc_id`, `paragraph`, `sentence` (0-based, within
-  the paragraph) and `translation` (`{{"ja": ..., "en": ...}}`){", plus `score` (mean token log-probability)" if "score" in counts["columns"] else ""}{" and `flags`" if "flags" in counts["columns"] else ""}.
+  the paragraph) and `translation` (`{{"ja": ..., "en": ...}}`){extra_columns}.
 - `documents`: one row per document: `doc_id`, `source`, `sha256` of the source bytes,
   `encoding`, the full `ja` and `en` text (one line per paragraph), `summary_en`, and the
   models used.
@@ -189,9 +209,9 @@ Software: {", ".join(f"{k} {v}" for k, v in versions.items())}.
 
 | | rows |
 |---|---|
-| documents | {counts["documents"]} |
-| sentence pairs published | {counts["filter"]["kept"]} |
-| sentence pairs in the run | {counts["filter"]["pairs"]} |
+| documents | {documents} |
+| sentence pairs published | {kept} |
+| sentence pairs in the run | {pairs} |
 
 Dropped before publishing: {dropped_text}.
 
