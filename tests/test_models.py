@@ -223,3 +223,12 @@ def test_a_folder_with_no_weights_says_so(tiny_marian: Path, tmp_path: Path) -> 
         f"translation model folder '{folder}' has no weights (model.safetensors or pytorch_model.bin); "
         "copy the complete folder again, as `save_pretrained` or `hf download ... --local-dir` made it"
     )
+
+
+def test_a_missing_japanese_summarizer_names_its_own_option(tmp_path) -> None:
+    from ja2en import Summarizer
+
+    with pytest.raises(ModelError) as error:
+        Summarizer("mt5-xlsum", language="ja", device="cpu")
+    assert str(error.value).startswith("Japanese summarization model 'mt5-xlsum' (csebuetnlp/mT5_multilingual_XLSum)")
+    assert str(error.value).endswith("or pass a local model folder with --ja-summarizer PATH")

@@ -189,13 +189,9 @@ HUB_LICENSES = {
 }  # fmt: skip
 
 
-# A known bug, left to the owner of models/load.py: resolve_model reads a Hub id with a dot
-# in its name ("...-1.3B", Path suffix ".3B") as a missing folder, so this preset is never
-# looked up in the Hugging Face cache nor downloaded. Strict: this test says when it is fixed.
-_DOTTED_HUB_ID = pytest.mark.xfail(strict=True, reason="a dot in the Hub id is read as a file suffix")
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_DOTTED_HUB_ID) if n == "nllb-1.3b" else n for n in PRESETS])
+@pytest.mark.parametrize("name", list(PRESETS))  # nllb-1.3b: a dot in a Hub id is not a file suffix
 def test_every_preset_missing_offline_names_the_command_that_downloads_it(store, name: str) -> None:
     preset = PRESETS[name]
     with pytest.raises(ModelError) as error:

@@ -107,8 +107,12 @@ class ModelError(Ja2enError):
         return cls(
             f"{role} model {named} is not available here ({reason}); on a connected machine run "
             f"`ja2en models download {preset or model}` and copy {local} here, "
-            f"or pass a local model folder with --{'model' if role == 'translation' else 'summarizer'} PATH"
+            f"or pass a local model folder with {_OPTION_OF_ROLE.get(role, '--model')} PATH"
         )
+
+
+# The CLI option that names the model of each role, for the messages that point to it.
+_OPTION_OF_ROLE = {"translation": "--model", "summarization": "--summarizer", "Japanese summarization": "--ja-summarizer"}
 
 
 class DeviceError(Ja2enError):

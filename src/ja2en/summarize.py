@@ -53,12 +53,14 @@ class Summarizer(ModelUser):
         loaded: LoadedModel | None = None,
         trust_remote_code: bool = False,
     ) -> None:
-        self.loaded = loaded or load_seq2seq(
-            model, role="summarization", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
-        )
         preset = find_preset(model) if loaded is None else None
+        language = language or (preset.language if preset else "en")
+        role = "summarization" if language == "en" else "Japanese summarization"
+        self.loaded = loaded or load_seq2seq(
+            model, role=role, revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        )
         own = preset.generation if preset else {}
-        self.language = language or (preset.language if preset else "en")
+        self.language = language
         if self.language not in ("en", "ja"):
             raise ValueError(f"language must be 'en' or 'ja', not {self.language!r}")
         tokenizer = self.loaded.tokenizer

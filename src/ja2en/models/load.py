@@ -120,7 +120,9 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
         if folder.is_dir():
             _check_model_folder(name, folder, role)
             return ResolvedModel(name, folder.resolve(), _revision_of(folder))
-    if given.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
+    # A Hub id is ORG/NAME (or a bare legacy NAME), and NAME may hold dots
+    # ("facebook/nllb-200-distilled-1.3B"): only these read as a path the user mistyped.
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or ("/" not in name and given.suffix):
         raise ModelError(f"{role} model folder '{name}' does not exist; check the path")
 
     from huggingface_hub import constants, snapshot_download
