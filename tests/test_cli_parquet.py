@@ -40,6 +40,9 @@ def test_parquet_is_written_by_a_local_run_without_ray(no_ray, tmp_path: Path, t
          "--device", "cpu", "--parquet", "-o", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith(
+        "(documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json, documents.parquet, sentences.parquet)"
+    )
     docs = pq.read_table(out / "documents.parquet")
     assert docs.column("id").to_pylist() == ["a", "b"]
     assert docs.column("num_sentences").to_pylist() == [3, 2]

@@ -307,7 +307,7 @@ def translate_cli(
     notes = "".join(f", {note}" for note in result.notes())
     typer.echo(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
-        f"{failed}{notes} → {display_path(result.output_dir)}/ (documents.jsonl, sentences.jsonl, errors.jsonl, manifest.json)"
+        f"{failed}{notes} → {display_path(result.output_dir)}/ ({', '.join(path.name for path in result.files.values())})"
     )
     if result.errors:
         raise typer.Exit(2)
