@@ -232,12 +232,7 @@ def _read_inputs(
 
     The output folder, and any folder holding ja2en outputs, is not read (a warning says so).
     """
-    skipped: list[str] = []
-    files = list_input_files(inputs, exclude=[output_dir], skipped=skipped)
-    if skipped:
-        warnings.warn(
-            f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=3
-        )
+    files = list_inputs(inputs, output_dir)
     documents: list[Document] = []
     errors: list[Ja2enError] = []
     seen: dict[str, str] = {}
@@ -253,6 +248,15 @@ def _read_inputs(
             seen[item.id] = item.source
             documents.append(item)
     return sum(1 for found in files if not isinstance(found, InputError)), documents, errors
+
+
+def list_inputs(inputs: Sequence[Path | str], output_dir: Path | str) -> list[tuple[Path, Path] | InputError]:
+    """The input files of a run, less its output folder and any folder of ja2en outputs (a warning says so)."""
+    skipped: list[str] = []
+    files = list_input_files(inputs, exclude=[output_dir], skipped=skipped)
+    if skipped:
+        warnings.warn(f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=3)
+    return files
 
 
 def repeated_id(source: str, doc_id: str, first: str) -> InputError:
@@ -278,10 +282,14 @@ def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
     return paths
 
 
-def drop_clashes(plan: FolderPlan, documents: list[T], doc_id: Callable[[T], str], fail_fast: bool) -> list[T]:
-    """This run's documents less those whose id the folder holds from another source (--append)."""
+def drop_clashes(
+    plan: FolderPlan, documents: list[T], doc_id: Callable[[T], str], errors: list[Ja2enError], fail_fast: bool
+) -> list[T]:
+    """This run's documents less those whose id the folder holds from another source (--append);
+    their errors go into `errors`."""
     if plan.clashes and fail_fast:
         raise plan.clashes[0][1]
+    errors.extend(error for _, error in plan.clashes)
     clashing = {clash_id for clash_id, _ in plan.clashes}
     return [d for d in documents if doc_id(d) not in clashing] if clashing else documents
 
@@ -382,8 +390,7 @@ def translate_documents(
             output, [display_path(p) for p in inputs], [(d.id, d.source) for d in documents],
             append=options.append, force=options.force,
         )  # fmt: skip
-        documents = drop_clashes(plan, documents, lambda d: d.id, options.fail_fast)
-        errors.extend(error for _, error in plan.clashes)
+        documents = drop_clashes(plan, documents, lambda d: d.id, errors, options.fail_fast)
         run = _LocalRun(started, options, input_files, documents, errors, plan, progress)
         try:
             models = run.load(translator, summarizer, ja_summarizer)

@@ -23,14 +23,13 @@ import math
 import os
 import pickle
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import errors as errors_module
-from ..errors import DocumentError, InputError, Ja2enError, Ja2enWarning, display_path
+from ..errors import DocumentError, InputError, Ja2enError, display_path
 from ..journal import FolderPlan, Journal, plan_folder
 from ..models.load import check_device_names
 from ..backends import check_backend_name
@@ -41,6 +40,7 @@ from ..run import (
     RunResult,
     check_inputs,
     drop_clashes,
+    list_inputs,
     finish_run,
     folder_order,
     nothing_to_translate,
@@ -59,7 +59,6 @@ from .tasks import (
     read_files,
     segment_documents,
 )
-from ..readers import list_input_files
 from ..writers import claim_output_dir
 
 if TYPE_CHECKING:
@@ -99,10 +98,7 @@ def translate_on_ray(
     ray = import_ray()
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
     loaders = _loaders(loaders, options)
-    skipped: list[str] = []
-    found = list_input_files(paths, exclude=[output_dir], skipped=skipped)
-    if skipped:
-        warnings.warn(f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=2)
+    found = list_inputs(paths, output_dir)
     files = [(i, item) for i, item in enumerate(found) if not isinstance(item, InputError)]
     unlisted = [(i, 0, item) for i, item in enumerate(found) if isinstance(item, InputError)]
     # A typo in a path or an unwritable -o must fail in milliseconds, not after Ray starts.
@@ -242,8 +238,7 @@ class _RayRun:
             self.output, inputs, [(d["id"], d["source"]) for d in self.documents],
             append=self.options.append, force=self.options.force,
         )  # fmt: skip
-        self.documents = drop_clashes(plan, self.documents, lambda d: d["id"], self.options.fail_fast)
-        self.errors.extend(error for _, error in plan.clashes)
+        self.documents = drop_clashes(plan, self.documents, lambda d: d["id"], self.errors, self.options.fail_fast)
         self.total_sentences = sum(d["num_sentences"] for d in self.documents)
         self.timings["read_s"] = time.perf_counter() - self.started
         self.report("loading")
