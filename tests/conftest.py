@@ -145,3 +145,18 @@ def summarizer(tiny_bart: Path):
     from ja2en import Summarizer
 
     return Summarizer(str(tiny_bart), device="cpu", backend="torch", quantize=False)
+
+
+@pytest.fixture
+def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports of Ray fail, as on a machine without the ray extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_ray)

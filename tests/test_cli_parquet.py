@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ja2en.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def without_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError(f"No module named '{name}'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_ray)
 
 
 def test_parquet_is_written_by_a_local_run_without_ray(no_ray, tmp_path: Path, tiny_marian: Path, corpus) -> None:

@@ -3,7 +3,6 @@ and without Ray says how to install it. One local Ray instance (2 CPUs) serves t
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import functools
 import json
@@ -237,18 +236,6 @@ def test_the_engine_options_need_engine_ray(tmp_path: Path) -> None:
     result = runner.invoke(app, ["translate", str(tmp_path), "--actors", "4"])
     assert result.exit_code == 2
     assert result.stderr == "error: --ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray\n"
-
-
-@pytest.fixture
-def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def without_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError(f"No module named '{name}'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_ray)
 
 
 MISSING_RAY = "--engine ray needs Ray, which is not installed; install it with `pip install 'ja2en[ray]'`"
