@@ -123,16 +123,17 @@ def test_outputs_ja2en_did_not_write_are_never_overwritten(tmp_path: Path, run) 
 def test_disk_full_keeps_finished_documents_and_resume_completes(tmp_path: Path, run, monkeypatch) -> None:
     inputs = make_inputs(tmp_path / "in", 5)
     run(inputs, tmp_path / "whole")
-    real_fsync, calls = os.fsync, []
+    real_write, calls = os.write, []
 
-    def fsync(fd: int) -> None:
+    def write(fd: int, data: bytes) -> int:
         if os.readlink(f"/proc/self/fd/{fd}").endswith("documents.jsonl"):
             calls.append(fd)
-            if len(calls) == 3:  # the third document's write
+            if len(calls) == 3:  # the third document's write: half of it fits, then the disk is full
+                real_write(fd, bytes(data[: len(data) // 2]))
                 raise OSError(errno.ENOSPC, "No space left on device")
-        real_fsync(fd)
+        return real_write(fd, data)
 
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "write", write)
     with pytest.raises(OutputError) as error:
         run(inputs, tmp_path / "out")
     assert str(error.value) == (
@@ -140,7 +141,7 @@ def test_disk_full_keeps_finished_documents_and_resume_completes(tmp_path: Path,
         "the same command: the 2 documents finished so far are kept"
     )
     assert line_count(tmp_path / "out" / "documents.jsonl") == 2
-    monkeypatch.setattr(os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "write", real_write)
     run(inputs, tmp_path / "out")
     assert outputs(tmp_path / "out") == outputs(tmp_path / "whole")
 
@@ -152,7 +153,8 @@ def test_journal_recovery_keeps_only_complete_records(tmp_path: Path) -> None:
     (out / "documents.jsonl").write_text(good + good.replace('"a"', '"b"') + '{"id": "c", "sha', encoding="utf-8")
     (out / "manifest.json").write_text(json.dumps({"fingerprint": {"x": 1}}), encoding="utf-8")
     journal = Journal(out, {"x": 1})
-    assert list(journal.done) == [("a", "1"), ("b", "1")]
+    assert (journal.is_done("a", "1"), journal.is_done("b", "1"), journal.is_done("c", "1")) == (True, True, False)
+    journal.close()
     assert (out / "documents.jsonl").read_text(encoding="utf-8") == good + good.replace('"a"', '"b"')
 
 

@@ -1,10 +1,13 @@
 """TranslatedDocument → the output folder, crash-safely and resumably.
 
 documents.jsonl is the run's journal: each finished document is appended as one complete
-line, flushed and fsynced, so whatever is in it survives a SIGKILL or a power cut. On the
-next run with the same settings the journal is read back: a torn last line (a write cut
-short) is truncated away, and the documents already in it (same id, same source bytes)
-are skipped. When the run completes, the journal is put in input order if a resume
+line in one write, so whatever is in it survives a SIGKILL; it is fsynced at least every
+SYNC_SECONDS and at the end, so a power cut costs at most that much work (one fsync per
+document would cost more than the rest of ja2en on a slow disk). On the next run with the
+same settings the journal is read back: a torn last line (a write cut short) is truncated
+away, and the documents already in it (same id, same source bytes) are skipped. What the
+run knows of each document (resume keys, offsets, order) is kept in a RunIndex on disk
+(index.py), so memory does not grow with the corpus. When the run completes, the journal is put in input order if a resume
 changed it, and the derived files are written from it through temporary files and
 renames: sentences.jsonl, errors.jsonl, then manifest.json with status "complete".
 So a resumed run ends with the same files as an uninterrupted one.
@@ -24,17 +27,22 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .errors import InputError, OutputError, display_path
+from .index import RunIndex
 from .records import TranslatedDocument, sentence_rows
 from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE, dump_line, prepare_output_dir, write_json_atomic
 
 ERRORS_FILE = "errors.jsonl"
 _OUTPUT_FILES = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE)
+SYNC_SECONDS = 1.0  # how often appended documents are fsynced (and always at the end)
 
 DocumentKey = tuple[str, str]  # (document id, sha256 of its source bytes)
 
@@ -60,42 +68,28 @@ def input_roots(inputs: Iterable[Path | str]) -> list[str]:
 class FolderPlan:
     """What a run does with the documents already in its output folder."""
 
-    keep: tuple[str, ...]  # ids of documents from other inputs to keep (--append), in folder order
+    kept: int  # documents from other inputs kept (--append), placed before this run's
     removed: int  # documents in the folder this run drops (their inputs are gone)
     clashes: tuple[tuple[str, InputError], ...]  # (id, error) of this run's documents whose id another source holds (--append)
     inputs: tuple[str, ...]  # the inputs the manifest records (with --append, the earlier ones too)
     roots: tuple[str, ...]
     errors: tuple[dict[str, str], ...] = ()  # errors.jsonl of the earlier runs whose documents are kept (--append)
-
-
-def _folder_index(path: Path) -> dict[str, tuple[str, str]]:
-    """id → (sha256, source) of the last complete record of each document in a journal."""
-    index: dict[str, tuple[str, str]] = {}
-    if not path.is_file():
-        return index
-    with path.open("rb") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-                index[record["id"]] = (record["sha256"], record["source"])
-            except (ValueError, KeyError, TypeError):
-                break  # a torn tail: the journal cuts it off when it opens
-    return index
+    append: bool = False
 
 
 def plan_folder(
     output_dir: Path,
     inputs: Sequence[str],
-    documents: Sequence[tuple[str, str]],
+    index: RunIndex,
     *,
     append: bool = False,
     force: bool = False,
 ) -> FolderPlan:
     """Decide, before any model loads, which documents the folder keeps; refuse silent drops.
 
-    `documents` are (id, source) of this run's readable documents. Raises OutputError when
-    the folder was made from other inputs and this run would drop some of its documents
-    without `append` or `force`.
+    `index` holds this run's planned documents; the folder's journal is read into it here.
+    Raises OutputError when the folder was made from other inputs and this run would drop
+    some of its documents without `append` or `force`.
     """
     if append and force:
         raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
@@ -105,40 +99,39 @@ def plan_folder(
     except (OSError, ValueError):
         previous = {}
     previous = previous if isinstance(previous, dict) else {}
-    existing = _folder_index(output_dir / DOCUMENTS_FILE)
-    ids = {doc_id for doc_id, _ in documents}
-    others = [doc_id for doc_id in existing if doc_id not in ids]
+    index.read_journal(output_dir / DOCUMENTS_FILE)
+    others = index.count_others()
     old_inputs = [str(p) for p in previous.get("inputs") or []]
     old_roots = [str(p) for p in previous.get("input_roots") or input_roots(old_inputs)]
     if not append:
         if others and not force and sorted(set(old_roots)) != sorted(set(roots)):
             raise OutputError(
-                f"{display_path(output_dir)} holds {len(others)} documents from other inputs "
+                f"{display_path(output_dir)} holds {others} documents from other inputs "
                 f"({', '.join(old_inputs) or 'unknown'}) that this run would drop; add --append to keep them and "
                 "add these inputs' documents, or --force to replace them"
             )
-        return FolderPlan((), len(others), (), tuple(inputs), tuple(roots))
+        return FolderPlan(0, others, (), tuple(inputs), tuple(roots))
     clashes = tuple(
         (
             doc_id,
             InputError(
                 f"{source}: document id '{doc_id}' is already in {display_path(output_dir)} from "
-                f"{existing[doc_id][1]}; give it another id, or run without --append to replace that folder's inputs"
+                f"{existing}; give it another id, or run without --append to replace that folder's inputs"
             ),
         )
-        for doc_id, source in documents
-        if doc_id in existing and not _same_source(existing[doc_id][1], source)
+        for doc_id, source, existing in index.shared_ids()
+        if not _same_source(existing, source)
     )
     new = [(path, root) for path, root in zip(inputs, roots, strict=True) if root not in old_roots]
-    clashing = {doc_id for doc_id, _ in clashes}
     return FolderPlan(
-        keep=tuple(doc_id for doc_id in existing if doc_id not in ids or doc_id in clashing),
+        kept=others + len(clashes),
         removed=0,
         clashes=clashes,
         inputs=tuple(old_inputs + [path for path, _ in new]),
         roots=tuple(old_roots + [root for _, root in new]),
         # Earlier errors of inputs this run reads again are this run's to report (or not).
         errors=tuple(e for e in _read_errors(output_dir / ERRORS_FILE) if not e["message"].startswith(tuple(inputs))),
+        append=True,
     )
 
 
@@ -161,34 +154,112 @@ def _read_errors(path: Path) -> Iterator[dict[str, str]]:
         return
 
 
-class Journal:
-    """The output folder of one run: resume state in, finished documents out."""
+def encode_document(document: TranslatedDocument) -> bytes:
+    """A finished document's journal line."""
+    return dump_line(document.to_dict()).encode("utf-8", "surrogatepass")
 
-    def __init__(self, output_dir: Path | str, fingerprint: dict[str, Any], *, force: bool = False) -> None:
+
+class ShardWriter:
+    """One worker's file of finished documents (Ray): the worker writes, the driver copies.
+
+    A batch's lines go out in one write and one fsync (which a shared filesystem needs to
+    show them to the driver) before the worker reports them, so a receipt only ever names
+    complete lines; what a killed worker was writing is named by none. Each worker process
+    writes its own file, so a restarted worker never appends to a torn line.
+    """
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
+        self._fd = -1
+        self._size = 0
+
+    def write(self, lines: Sequence[bytes]) -> int:
+        """Append these lines durably; the byte offset where the first one starts."""
+        if self._fd < 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.folder / self.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+        offset = self._size
+        view = memoryview(b"".join(lines))
+        while view:
+            written = os.write(self._fd, view)
+            self._size += written
+            view = view[written:]
+        os.fsync(self._fd)
+        return offset
+
+
+def read_shard_lines(folder: Path, shard: str, spans: Sequence[tuple[int, int]]) -> list[bytes | None]:
+    """The lines at these (offset, length) spans of a shard, read at once; None where a line is
+    not complete there (a shard cut short)."""
+    start, end = min(o for o, _ in spans), max(o + n for o, n in spans)
+    try:
+        with open(folder / shard, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except OSError:
+        data = b""
+    lines: list[bytes | None] = []
+    for offset, length in spans:
+        line = data[offset - start : offset - start + length]
+        lines.append(line if len(line) == length and line.endswith(b"\n") else None)
+    return lines
+
+
+class Journal:
+    """The output folder of one run: resume state in, finished documents out.
+
+    `index` is the run's RunIndex (plan_folder has read the journal into it); without one,
+    the journal makes its own and deletes it when closed.
+    """
+
+    def __init__(
+        self, output_dir: Path | str, fingerprint: dict[str, Any], *, force: bool = False, index: RunIndex | None = None
+    ) -> None:
         self.folder = prepare_output_dir(output_dir)
         self.fingerprint = fingerprint
         self.path = self.folder / DOCUMENTS_FILE
-        self._check_previous_run(force)
-        self.done: dict[DocumentKey, int] = {}  # key → byte offset of its last complete line
-        self.latest: dict[str, DocumentKey] = {}  # id → key of its last complete line
-        self.duplicate_lines = 0  # lines repeating a document already in the journal: dropped at finish
-        self._recover()
+        self._own_index = index is None
+        self.index = RunIndex(self.folder) if index is None else index
+        self._fd = -1
         try:
-            self._handle: IO[bytes] = self.path.open("ab")
+            if self._check_previous_run(force):
+                self.index.forget_journal()
+            elif not self.index.journal_read:
+                self.index.read_journal(self.path)
+            self._cut_torn_tail()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as exc:
+            self._close_index()
             raise OutputError(f"{self.path}: cannot be opened for writing ({exc.strerror}); choose another -o") from None
+        except BaseException:
+            self._close_index()
+            raise
+        self._size = os.fstat(self._fd).st_size
+        self._synced_at = time.monotonic()
+        self._unsynced = False
 
-    def _check_previous_run(self, force: bool) -> None:
+    @property
+    def duplicate_lines(self) -> int:
+        """Lines repeating a document already in the journal: dropped at finish."""
+        return self.index.duplicate_lines
+
+    def is_done(self, doc_id: str, sha256: str) -> bool:
+        """Whether the journal holds this document with these source bytes."""
+        return self.index.is_done(doc_id, sha256)
+
+    def _check_previous_run(self, force: bool) -> bool:
+        """Refuse a folder of another run; with `force`, remove its outputs. Whether they were removed."""
         manifest_path = self.folder / MANIFEST_FILE
         existing = [name for name in _OUTPUT_FILES if (self.folder / name).exists()]
         if not existing:
-            return
+            return False
         try:
             previous = json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint")
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             previous = None
         if previous == self.fingerprint:
-            return
+            return False
         if not force:
             if previous is None:
                 why = "outputs ja2en cannot resume (no fingerprint in its manifest)"
@@ -199,57 +270,66 @@ class Journal:
             )
         for name in existing:
             (self.folder / name).unlink()
+        return True
 
-    def _recover(self) -> None:
-        """Index the complete lines of an existing journal and cut off a torn tail."""
-        if not self.path.exists():
-            return
-        good_end = 0
-        with self.path.open("rb") as handle:
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    record = json.loads(line)
-                    key = (record["id"], record["sha256"])
-                except (ValueError, KeyError, TypeError):
-                    break  # appends are sequential: only the tail can be torn
-                if key in self.done:
-                    self.duplicate_lines += 1  # a document written twice: the last copy wins
-                self.done[key] = good_end
-                self.latest[record["id"]] = key
-                good_end += len(line)
-        if good_end < self.path.stat().st_size:
-            os.truncate(self.path, good_end)
+    def _cut_torn_tail(self) -> None:
+        """Cut off what follows the journal's last complete line (a write cut short)."""
+        if self.path.exists() and self.index.journal_end < self.path.stat().st_size:
+            os.truncate(self.path, self.index.journal_end)
 
     def start(self, manifest: dict[str, Any]) -> None:
         """Record that a run with this fingerprint is under way."""
         write_json_atomic(self.folder / MANIFEST_FILE, {**manifest, "status": "running", "fingerprint": self.fingerprint})
 
     def append(self, document: TranslatedDocument) -> None:
-        """Append one finished document and make it durable before going on."""
-        data = dump_line(document.to_dict()).encode("utf-8", "surrogatepass")
-        offset = self._handle.tell()
+        """Append one finished document."""
+        self.append_line(document.id, document.sha256, document.source, encode_document(document))
+
+    def append_line(self, doc_id: str, sha256: str, source: str, line: bytes) -> None:
+        """Append one finished document's record, already a JSON line, in one write."""
+        offset = self._size
         try:
-            self._handle.write(data)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self._size += len(line)
+            self._unsynced = True
+            if time.monotonic() - self._synced_at >= SYNC_SECONDS:
+                self.sync()
         except OSError as exc:
             # Leave no partial line behind: the next run would cut it anyway.
             try:
-                self._handle.truncate(offset)
+                os.truncate(self.path, offset)
             except OSError:
                 pass
             raise OutputError(
                 f"{self.path}: writing failed ({exc.strerror}); free space and re-run the same command: "
-                f"the {len(self.done)} documents finished so far are kept"
+                f"the {self.index.lines} documents finished so far are kept"
             ) from None
-        self.done[(document.id, document.sha256)] = offset
-        self.latest[document.id] = (document.id, document.sha256)
+        self.index.add_line(doc_id, sha256, source, offset)
+
+    def sync(self) -> None:
+        """Make every line appended so far durable."""
+        if self._unsynced:
+            os.fsync(self._fd)
+            self._unsynced = False
+        self._synced_at = time.monotonic()
 
     def close(self) -> None:
-        """Close the journal file (finish does; so does leaving a `with` block however it ends)."""
-        self._handle.close()
+        """Make the journal durable and close it (finish does; so does leaving a `with` block however it ends)."""
+        if self._fd >= 0:
+            try:
+                self.sync()
+            except OSError:
+                pass  # the lines are written; only a power cut could lose them now
+            os.close(self._fd)
+            self._fd = -1
+        self._close_index()
+
+    def _close_index(self) -> None:
+        if self._own_index:
+            self.index.close()
+            self._own_index = False
 
     def __enter__(self) -> Journal:
         return self
@@ -260,7 +340,7 @@ class Journal:
     def saved(self) -> int:
         """How many complete document lines the journal holds now (all of them resumable).
 
-        Read from the file, not from `done`: a Ctrl-C can land after a line is written and
+        Read from the file, not from the index: a Ctrl-C can land after a line is written and
         before it is recorded.
         """
         with self.path.open("rb") as handle:
@@ -268,19 +348,26 @@ class Journal:
 
     def finish(
         self,
-        order: Sequence[DocumentKey],
         errors: Sequence[dict[str, str]],
         manifest: dict[str, Any],
         this_run: Callable[[], dict[str, Any]],
+        *,
+        keep_others: bool = False,
     ) -> tuple[dict[str, Path], dict[str, Any]]:
-        """Put the journal in `order`, write the derived files, mark the run complete.
+        """Put the journal in its final order, write the derived files, mark the run complete.
 
-        Returns the files and the final manifest, whose counts cover every document in
-        the folder (resumed ones included); `this_run()` adds what only this run saw.
+        The final order: with `keep_others` (--append), the documents of other inputs first,
+        in the folder's order; then this run's, in input order. Returns the files and the
+        final manifest, whose counts cover every document in the folder (resumed ones
+        included); `this_run()` adds what only this run saw.
         """
-        self._handle.close()
-        if self.duplicate_lines or list(self.done) != list(order):
-            self._rewrite_in_order(order)
+        try:
+            self.sync()
+        except OSError as exc:
+            raise OutputError(f"{self.path}: writing failed ({exc.strerror}); free space and re-run") from None
+        self.index.build_final(keep_others)
+        if not self.index.journal_is_final():
+            self._rewrite_in_order()
         counts = {"documents": 0, "paragraphs": 0, "sentences": 0}
 
         def rows() -> Iterator[str]:
@@ -303,6 +390,7 @@ class Journal:
             "this_run": this_run(),
         }
         write_json_atomic(self.folder / MANIFEST_FILE, final)
+        self.close()
         return {name.split(".")[0]: self.folder / name for name in _OUTPUT_FILES}, final
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -311,14 +399,14 @@ class Journal:
             for line in handle:
                 yield json.loads(line)
 
-    def _rewrite_in_order(self, order: Sequence[DocumentKey]) -> None:
-        # Only the planned documents, in order, one line each; others (inputs since removed
+    def _rewrite_in_order(self) -> None:
+        # Only the final documents, in order, one line each; others (inputs since removed
         # or changed, copies written twice) are dropped, as an uninterrupted run would never
         # have written them.
         def lines() -> Iterator[bytes]:
             with self.path.open("rb") as source:
-                for key in order:
-                    source.seek(self.done[key])
+                for offset in self.index.final_offsets():
+                    source.seek(offset)
                     yield source.readline()
 
         try:

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSet
 from pathlib import Path
 from typing import Any
 
@@ -130,89 +130,121 @@ def is_output_folder(folder: Path | str) -> bool:
 
 
 def _walk(folder: Path, exclude: set[str], skipped: list[str]) -> Iterator[Path | InputError]:
-    """Every non-hidden file below `folder`, sorted; unlistable folders come back as errors.
+    """Every non-hidden file below `folder`, in the order of their sorted relative paths, lazily.
 
-    Folders in `exclude` (real paths) and folders holding a ja2en run's outputs are not
-    entered (a run's own output folder inside its input folder would otherwise be read
-    back as input on every re-run); their paths are added to `skipped`.
+    One folder's entries are listed at a time, so memory does not grow with the tree. A
+    folder's files sort by name and its subfolders by name + "/", which walks the tree in
+    exactly the order of sorting every relative path as a string. A folder that cannot be
+    listed comes back as an error in its place. Folders in `exclude` (real paths) and
+    folders holding a ja2en run's outputs are not entered (a run's own output folder inside
+    its input folder would otherwise be read back as input on every re-run); their paths
+    are added to `skipped`.
     """
-    problems: list[InputError] = []
-
-    def unlistable(error: OSError) -> None:
-        problems.append(InputError(f"{display_path(error.filename)}: cannot list this folder ({error.strerror}); check its permissions"))
-
     seen: set[str] = set()  # real paths of folders, so a symlink loop is walked once
-    found: list[Path] = []
-    for here, folders, files in os.walk(folder, onerror=unlistable, followlinks=True):
-        real = os.path.realpath(here)
+    stack: list[Iterator[tuple[str, Path, bool]]] = [iter([("", folder, True)])]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        _, path, is_folder = entry
+        if not is_folder:
+            yield path
+            continue
+        real = os.path.realpath(path)
         if real in seen:
-            folders[:] = []
             continue
         seen.add(real)
-        if real in exclude or (Path(here) != folder and is_output_folder(here)):
-            skipped.append(display_path(here))
-            folders[:] = []
+        if path != folder and (real in exclude or is_output_folder(path)):
+            if real not in exclude or (path / MANIFEST_FILE).exists():  # not a run's own folder, still empty
+                skipped.append(display_path(path))
             continue
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        found.extend(Path(here) / name for name in files if not name.startswith("."))
-    yield from problems
-    yield from sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+        try:
+            stack.append(iter(_sorted_entries(path)))
+        except OSError as error:
+            yield InputError(f"{display_path(error.filename or path)}: cannot list this folder ({error.strerror}); check its permissions")
 
 
-def list_input_files(
-    inputs: Iterable[Path | str], *, exclude: Iterable[Path | str] = (), skipped: list[str] | None = None
-) -> list[tuple[Path, Path] | InputError]:
-    """Expand files and folders into (file, root) pairs: folders recursively, sorted, stable.
+def _sorted_entries(folder: Path) -> list[tuple[str, Path, bool]]:
+    """(sort key, path, is a folder) of the non-hidden entries of one folder, sorted."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_folder = entry.is_dir()  # through symbolic links, as the walk follows them
+            except OSError:
+                is_folder = False
+            entries.append((entry.name + "/" if is_folder else entry.name, folder / entry.name, is_folder))
+    entries.sort(key=lambda e: e[0])
+    return entries
+
+
+def iter_input_files(
+    inputs: Iterable[Path | str],
+    *,
+    exclude: Iterable[Path | str] = (),
+    skipped: list[str] | None = None,
+    seen: MutableSet[str] | None = None,
+) -> Iterator[tuple[Path, Path] | InputError]:
+    """Expand files and folders into (file, root) pairs, lazily: folders recursively, sorted, stable.
 
     Hidden files and folders (names starting with '.') are skipped. Inside folders, a file
     that is not .txt/.md/.jsonl, a broken symbolic link, or a folder that cannot be listed
     comes back as an InputError in its place, so nothing is skipped without a word; a file
     named explicitly is always read. Folders in `exclude` (a run's output folder) and
-    folders holding ja2en outputs are not entered: their paths go into `skipped`.
+    folders holding ja2en outputs are not entered: their paths go into `skipped`. `seen`
+    collects the real paths of the files given, so overlapping inputs (a folder and a file
+    in it) give a file once; pass a set kept on disk for inputs of millions of files.
     """
-    found: list[tuple[Path, Path] | InputError] = []
     excluded = {os.path.realpath(folder) for folder in exclude}
     skipped = [] if skipped is None else skipped
-    seen: set[str] = set()  # real paths: overlapping inputs (a folder and a file in it) read a file once
+    seen = set() if seen is None else seen
 
-    def add(file: Path, root: Path) -> None:
+    def new(file: Path) -> bool:
         real = os.path.realpath(file)
-        if real not in seen:
-            seen.add(real)
-            found.append((file, root))
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
 
     for raw in inputs:
         path = Path(raw)
         if path.is_dir() and os.path.realpath(path) in excluded:
-            found.append(
-                InputError(f"{display_path(path)}: is the output folder too; write the outputs to another folder with -o")
-            )
+            yield InputError(f"{display_path(path)}: is the output folder too; write the outputs to another folder with -o")
         elif path.is_dir():
             for item in _walk(path, excluded, skipped):
                 if isinstance(item, InputError):
-                    found.append(item)
+                    yield item
                 elif item.is_symlink() and not item.exists():
-                    found.append(_broken_link(item))
+                    yield _broken_link(item)
                 elif item.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    found.append(
-                        InputError(
-                            f"{display_path(item)}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
-                            "convert it to .txt, .md or .jsonl, or move it out of the input folder"
-                        )
+                    yield InputError(
+                        f"{display_path(item)}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
+                        "convert it to .txt, .md or .jsonl, or move it out of the input folder"
                     )
                 elif item.is_file():
-                    add(item, path)
+                    if new(item):
+                        yield item, path
                 else:
-                    found.append(_not_regular(item))
+                    yield _not_regular(item)
         elif path.is_file():
-            add(path, path.parent)
+            if new(path):
+                yield path, path.parent
         elif path.is_symlink() and not path.exists():
-            found.append(_broken_link(path))
+            yield _broken_link(path)
         elif path.exists():
-            found.append(_not_regular(path))
+            yield _not_regular(path)
         else:
-            found.append(InputError(f"{display_path(path)}: no such file or folder; check the path"))
-    return found
+            yield InputError(f"{display_path(path)}: no such file or folder; check the path")
+
+
+def list_input_files(
+    inputs: Iterable[Path | str], *, exclude: Iterable[Path | str] = (), skipped: list[str] | None = None
+) -> list[tuple[Path, Path] | InputError]:
+    """`iter_input_files` as a list."""
+    return list(iter_input_files(inputs, exclude=exclude, skipped=skipped))
 
 
 def _not_regular(path: Path) -> InputError:
@@ -302,7 +334,7 @@ def read_documents(
     inputs: Iterable[Path | str], *, encoding: str | None = None
 ) -> Iterator[Document | InputError]:
     """Read every document under `inputs` in a stable order; errors come back as values."""
-    for item in list_input_files(inputs):
+    for item in iter_input_files(inputs):
         if isinstance(item, InputError):
             yield item
         else:

@@ -14,12 +14,12 @@ import platform
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSet, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .backends import Decoding, check_backend_name
 from .cache import TranslationCache
@@ -33,11 +33,12 @@ from .errors import (
     RunInterrupted,
     display_path,
 )
+from .index import CHANGED, SEEN, RunIndex
 from .journal import FolderPlan, Journal, plan_folder
 from .process import DocumentProcessor
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .readers import list_input_files, read_file
-from .records import Document, TranslatedDocument
+from .readers import iter_input_files, read_file
+from .records import Document, Sentence, TranslatedDocument
 from .segment import segment_document
 from .summarize import Summarizer
 from .translate import Translator
@@ -90,7 +91,6 @@ class RunResult:
 
 
 ProgressCallback = Callable[[Progress], None]
-T = TypeVar("T")
 
 # The options each ready model decides itself; a run given the model refuses them rather
 # than ignore them. The loading options (backend, device, dtype...) are refused only when
@@ -225,38 +225,71 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _read_inputs(
-    inputs: Sequence[Path | str], encoding: str | None, fail_fast: bool, output_dir: Path | str
-) -> tuple[int, list[Document], list[Ja2enError]]:
-    """Read every input; bad ones (and duplicate ids) come back as errors, or raise with fail_fast.
+def plan_inputs(
+    inputs: Sequence[Path | str], output: Path, index: RunIndex, options: RunOptions
+) -> tuple[int, list[Ja2enError]]:
+    """The planning pass: read and segment every input once, keeping only each readable
+    document's id, hash, source and sentence count (in the index, not in memory).
 
-    The output folder, and any folder holding ja2en outputs, is not read (a warning says so).
+    Returns the number of input files and the errors (bad inputs, repeated ids), or raises
+    the first with fail_fast. The output folder, and any folder holding ja2en outputs, is
+    not read (a warning says so).
     """
-    files = list_inputs(inputs, output_dir)
-    documents: list[Document] = []
+    files = 0
     errors: list[Ja2enError] = []
-    seen: dict[str, str] = {}
-    for found in files:
-        for item in [found] if isinstance(found, InputError) else read_file(*found, encoding=encoding):
-            if isinstance(item, Document) and item.id in seen:
-                item = repeated_id(item.source, item.id, seen[item.id])
+    for found in list_inputs(inputs, output, index.file_set()):
+        if not isinstance(found, InputError):
+            files += 1
+        for item in [found] if isinstance(found, InputError) else read_file(*found, encoding=options.encoding):
+            if isinstance(item, Document):
+                first = index.plan(item.id, item.sha256, item.source, len(segment_document(item)))
+                item = repeated_id(item.source, item.id, first) if first is not None else item
             if isinstance(item, InputError):
-                if fail_fast:
+                if options.fail_fast:
                     raise item
                 errors.append(item)
+    index.commit()
+    return files, errors
+
+
+def read_planned(
+    inputs: Sequence[Path | str], output: Path, index: RunIndex, options: RunOptions, errors: list[Ja2enError]
+) -> Iterator[tuple[Document, list[Sentence]]]:
+    """The translating pass: the planned documents the journal does not hold yet, read again
+    and segmented one at a time, in input order.
+
+    Documents the planning pass reported (bad inputs, repeated or clashing ids) are passed
+    over without a second error; a planned document whose file changed or vanished since is
+    reported in `errors` (or raised with fail_fast): the next run translates its new text.
+    """
+    for found in list_inputs(inputs, output, index.file_set(), warn=False):
+        if isinstance(found, InputError):
+            continue
+        for item in read_file(*found, encoding=options.encoding):
+            if not isinstance(item, Document):
                 continue
-            seen[item.id] = item.source
-            documents.append(item)
-    return sum(1 for found in files if not isinstance(found, InputError)), documents, errors
+            planned = index.planned(item.id)
+            if planned is None or planned.source != item.source:
+                continue  # not planned: a repeated or clashing id, or a file new since the planning pass
+            index.mark(item.id, SEEN if planned.sha256 == item.sha256 else CHANGED)
+            if planned.sha256 == item.sha256 and not index.is_done(item.id, item.sha256):
+                yield item, segment_document(item)
+    for source, state in list(index.not_found()):
+        how = "changed" if state == CHANGED else "vanished"
+        error = InputError(f"{source}: {how} while ja2en was translating; re-run the same command to translate it")
+        if options.fail_fast:
+            raise error
+        errors.append(error)
 
 
-def list_inputs(inputs: Sequence[Path | str], output_dir: Path | str) -> list[tuple[Path, Path] | InputError]:
-    """The input files of a run, less its output folder and any folder of ja2en outputs (a warning says so)."""
+def list_inputs(
+    inputs: Sequence[Path | str], output_dir: Path | str, seen: MutableSet[str] | None = None, *, warn: bool = True
+) -> Iterator[tuple[Path, Path] | InputError]:
+    """The input files of a run, lazily, less its output folder and any folder of ja2en outputs (a warning says so)."""
     skipped: list[str] = []
-    files = list_input_files(inputs, exclude=[output_dir], skipped=skipped)
-    if skipped:
+    yield from iter_input_files(inputs, exclude=[output_dir], skipped=skipped, seen=seen)
+    if skipped and warn:
         warnings.warn(f"not reading {', '.join(skipped)}: it holds ja2en outputs, not inputs", Ja2enWarning, stacklevel=3)
-    return files
 
 
 def repeated_id(source: str, doc_id: str, first: str) -> InputError:
@@ -282,22 +315,13 @@ def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
     return paths
 
 
-def drop_clashes(
-    plan: FolderPlan, documents: list[T], doc_id: Callable[[T], str], errors: list[Ja2enError], fail_fast: bool
-) -> list[T]:
-    """This run's documents less those whose id the folder holds from another source (--append);
-    their errors go into `errors`."""
+def drop_clashes(plan: FolderPlan, index: RunIndex, errors: list[Ja2enError], fail_fast: bool) -> None:
+    """Take out of this run the documents whose id the folder holds from another source
+    (--append); their errors go into `errors`."""
     if plan.clashes and fail_fast:
         raise plan.clashes[0][1]
     errors.extend(error for _, error in plan.clashes)
-    clashing = {clash_id for clash_id, _ in plan.clashes}
-    return [d for d in documents if doc_id(d) not in clashing] if clashing else documents
-
-
-def folder_order(journal: Journal, plan: FolderPlan, current: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The documents the folder ends with: those kept from other inputs, then this run's, in order."""
-    kept = [journal.latest[doc_id] for doc_id in plan.keep if doc_id in journal.latest]
-    return kept + [key for key in current if key in journal.done]
+    index.unplan(clash_id for clash_id, _ in plan.clashes)
 
 
 class FailureWatch:
@@ -382,16 +406,15 @@ def translate_documents(
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
-    input_files, documents, errors = _read_inputs(inputs, options.encoding, options.fail_fast, output_dir)
-    if not documents:
-        raise nothing_to_translate(errors, inputs)
-    with claim_output_dir(output_dir) as output:
+    with claim_output_dir(output_dir) as output, RunIndex(output) as index:
+        input_files, errors = plan_inputs(inputs, output, index, options)
+        if not index.planned_count()[0]:
+            raise nothing_to_translate(errors, inputs)
         plan = plan_folder(
-            output, [display_path(p) for p in inputs], [(d.id, d.source) for d in documents],
-            append=options.append, force=options.force,
-        )  # fmt: skip
-        documents = drop_clashes(plan, documents, lambda d: d.id, errors, options.fail_fast)
-        run = _LocalRun(started, options, input_files, documents, errors, plan, progress)
+            output, [display_path(p) for p in inputs], index, append=options.append, force=options.force
+        )
+        drop_clashes(plan, index, errors, options.fail_fast)
+        run = _LocalRun(started, options, inputs, input_files, index, errors, plan, progress)
         try:
             models = run.load(translator, summarizer, ja_summarizer)
             return run.execute(output, *models)
@@ -401,24 +424,28 @@ def translate_documents(
 
 
 class _LocalRun:
-    """One run in this process, once its inputs are read and its folder is claimed."""
+    """One run in this process, once its inputs are planned and its folder is claimed.
+
+    Documents are read a second time, one file at a time, as the models need them, so
+    nothing of a document stays in memory once it is written.
+    """
 
     def __init__(
         self,
         started: float,
         options: RunOptions,
+        inputs: Sequence[Path | str],
         input_files: int,
-        documents: list[Document],
+        index: RunIndex,
         errors: list[Ja2enError],
         plan: FolderPlan,
         progress: ProgressCallback | None,
     ) -> None:
         self.started, self.started_at = started, now()
-        self.options, self.input_files, self.errors, self.plan, self.progress = options, input_files, errors, plan, progress
-        self.timings: dict[str, float] = {}
-        self.segmented = [(d, segment_document(d)) for d in documents]
-        self.total_sentences = sum(len(sentences) for _, sentences in self.segmented)
-        self.timings["read_s"] = time.perf_counter() - started
+        self.options, self.inputs, self.input_files, self.index = options, inputs, input_files, index
+        self.errors, self.plan, self.progress = errors, plan, progress
+        self.timings: dict[str, float] = {"read_s": time.perf_counter() - started}
+        self.documents_total, self.sentences_total = index.planned_count()
         self.translation_cache: TranslationCache | None = None
         self.stage, self.documents_done, self.sentences_done = "loading", 0, 0
         self.report()
@@ -427,7 +454,7 @@ class _LocalRun:
         self.stage = stage or self.stage
         if self.progress:
             self.progress(
-                Progress(self.stage, self.documents_done, len(self.segmented), self.sentences_done, self.total_sentences)
+                Progress(self.stage, self.documents_done, self.documents_total, self.sentences_done, self.sentences_total)
             )
 
     def advance(self, sentences: int) -> None:
@@ -463,33 +490,30 @@ class _LocalRun:
         options = self.options
         described = describe_models(translator, summarizer, ja_summarizer)
         fingerprint = {"ja2en": versions()["ja2en"], "encoding": options.encoding, **described["fingerprint"]}
-        with Journal(output, fingerprint, force=options.force) as journal:
-            todo = [(d, s) for d, s in self.segmented if (d.id, d.sha256) not in journal.done]
-            resumed = len(self.segmented) - len(todo)
+        with Journal(output, fingerprint, force=options.force, index=self.index) as journal:
+            resumed, self.sentences_done = self.index.planned_done()
             manifest = run_manifest(self.plan, options, summarized=bool(summarizer or ja_summarizer), models=described["settings"])
-            journal.start({**manifest, "counts": {"documents_planned": len(self.plan.keep) + len(self.segmented)}})
+            journal.start({**manifest, "counts": {"documents_planned": self.plan.kept + self.documents_total}})
             self.documents_done = resumed
-            self.sentences_done = self.total_sentences - sum(len(sentences) for _, sentences in todo)
             self.report("translating")
             work = time.perf_counter()
             hits_before = translator.cache.hits if translator.cache else 0
             processor = DocumentProcessor(
                 translator, summarizer, ja_summarizer, on_sentences=self.advance, on_stage=self.report
             )
-            watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, lambda: len(journal.done))
-            write_seconds = self.journal_documents(journal, processor.process(todo), watch)
+            watch = FailureWatch(lambda: probe_models(translator, summarizer, ja_summarizer), output, journal.saved)
+            documents = read_planned(self.inputs, output, self.index, options, self.errors)
+            write_seconds = self.journal_documents(journal, processor.process(documents), watch)
             self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
             self.timings["write_s"] = write_seconds
-            order = folder_order(journal, self.plan, ((d.id, d.sha256) for d, _ in self.segmented))
             cache_hits = translator.cache.hits - hits_before if translator.cache else 0
             result = finish_run(
-                journal, order, self.plan, manifest, self.errors, parquet=options.parquet,
+                journal, self.plan, manifest, self.errors, parquet=options.parquet,
                 input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
                 started=self.started, started_at=self.started_at,
             )  # fmt: skip
             self.report("done")
             return result
-
 
     def journal_documents(
         self, journal: Journal, results: Iterable[TranslatedDocument | DocumentError], watch: FailureWatch
@@ -531,7 +555,6 @@ def run_manifest(
 
 def finish_run(
     journal: Journal,
-    order: list[tuple[str, str]],
     plan: FolderPlan,
     manifest: dict[str, Any],
     errors: Sequence[Ja2enError | dict[str, str]],
@@ -551,7 +574,8 @@ def finish_run(
     records = [e for e in plan.errors if e not in records] + records
     manifest["counts"] = {"input_files": input_files, "errors": len(records)}
     manifest["errors"] = [e["message"] for e in records]
-    current = len(order) - len(plan.keep)
+    current = journal.index.planned_done()[0]
+    duplicate_lines = journal.duplicate_lines
 
     def this_run() -> dict[str, Any]:
         # What differs between an interrupted-and-resumed run and an uninterrupted one.
@@ -561,14 +585,14 @@ def finish_run(
             "finished_at": now(),
             "documents_resumed": resumed,
             "documents_translated": current - resumed,
-            "documents_kept": len(plan.keep),
+            "documents_kept": plan.kept,
             "documents_removed": plan.removed,
-            "duplicate_lines_removed": journal.duplicate_lines,
+            "duplicate_lines_removed": duplicate_lines,
             "sentences_from_cache": cache_hits,
             "timings": {k: round(v, 3) for k, v in {**timings, "finish_s": end - finishing, "total_s": end - started}.items()},
         }
 
-    files, final = journal.finish(order, records, manifest, this_run)
+    files, final = journal.finish(records, manifest, this_run, keep_others=plan.append)
     if parquet:
         files |= {f"{name}_parquet": write_parquet(files[name]) for name in ("documents", "sentences")}
     return RunResult(
@@ -580,6 +604,6 @@ def finish_run(
         seconds=time.perf_counter() - started,
         manifest=final,
         removed=plan.removed,
-        kept=len(plan.keep),
-        repaired=journal.duplicate_lines,
+        kept=plan.kept,
+        repaired=duplicate_lines,
     )

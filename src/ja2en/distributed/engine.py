@@ -1,10 +1,15 @@
 """The same run on a Ray cluster: reading and segmentation as Ray tasks, translation and
 summaries in a pool of actors that each load the models once.
 
-The driver (the process that calls `translate_on_ray`) stays the one writer: results stream
-back to it and go through the same Journal as a single-process run, so the outputs, their
-schema and the resume keys (document id, SHA-256 of its source bytes) are the same, and a
-run can be resumed by either engine. The Ray-side code (what runs in tasks and actors)
+Workers write, the driver coordinates: each actor appends the documents it finishes to its
+own shard file (one write and one fsync per batch) and sends back only receipts (id, hash,
+shard, offset, length, or the error). The driver copies each receipted line, unparsed, into
+the same Journal as a single-process run, keeps its per-document state in the same RunIndex
+on disk, and finishes the folder the same way, so the outputs, their schema and the resume
+keys (document id, SHA-256 of its source bytes) are the same, and a run can be resumed by
+either engine. The shards live in the output folder (`.ja2en-shards/`), or under
+`shard_dir`, which on a cluster of several machines must be a path every worker and the
+driver can reach; they are removed when the run finishes. The Ray-side code (what runs in tasks and actors)
 lives in tasks.py; Ray itself is imported only when a run starts (`pip install
 'ja2en[ray]'`).
 
@@ -21,8 +26,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import pickle
+import shutil
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors as errors_module
 from ..errors import DocumentError, InputError, Ja2enError, display_path
-from ..journal import FolderPlan, Journal, plan_folder
+from ..index import RunIndex
+from ..journal import FolderPlan, Journal, plan_folder, read_shard_lines
 from ..models.load import check_device_names
 from ..backends import check_backend_name
 from ..run import (
@@ -42,7 +49,6 @@ from ..run import (
     drop_clashes,
     list_inputs,
     finish_run,
-    folder_order,
     nothing_to_translate,
     now,
     repeated_id,
@@ -68,6 +74,7 @@ TASK_RETRIES = 2  # so each batch, and each file read, is tried 3 times
 DOCS_PER_BATCH = 32  # documents per actor call; the translator batches their sentences by tokens
 FILES_PER_READ_TASK = 16
 _META = ["file", "item", "id", "source", "sha256", "num_sentences", "error_type", "error"]
+SHARDS_FOLDER = ".ja2en-shards"
 
 
 def translate_on_ray(
@@ -82,6 +89,7 @@ def translate_on_ray(
     cpus_per_actor: float = 1.0,
     docs_per_batch: int = DOCS_PER_BATCH,
     task_retries: int = TASK_RETRIES,
+    shard_dir: Path | str | None = None,
     progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> RunResult:
@@ -96,31 +104,36 @@ def translate_on_ray(
     options = RunOptions.build(options, **settings)
     paths = check_inputs(inputs)
     ray = import_ray()
-    engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
+    engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries, shard_dir)
     loaders = _loaders(loaders, options)
-    found = list_inputs(paths, output_dir)
-    files = [(i, item) for i, item in enumerate(found) if not isinstance(item, InputError)]
-    unlisted = [(i, 0, item) for i, item in enumerate(found) if isinstance(item, InputError)]
     # A typo in a path or an unwritable -o must fail in milliseconds, not after Ray starts.
-    if not files:
-        raise nothing_to_translate([error for _, _, error in unlisted], paths)
-    with claim_output_dir(output_dir) as output, connected(ray, address):
-        import pyarrow as pa
+    with claim_output_dir(output_dir) as output, RunIndex(output) as index:
+        files, unlisted = [], []
+        for found in list_inputs(paths, output, index.file_set()):
+            if isinstance(found, InputError):
+                unlisted.append((len(files), found))
+            else:
+                files.append(found)
+        if not files:
+            raise nothing_to_translate([error for _, error in unlisted], paths)
+        with connected(ray, address):
+            import pyarrow as pa
 
-        # As bytes: a file name that is not valid UTF-8 cannot be an Arrow string.
-        table = pa.table({
-            "file": [i for i, _ in files],
-            "path": [os.fsencode(path) for _, (path, _) in files],
-            "root": [os.fsencode(root) for _, (_, root) in files],
-        })  # fmt: skip
-        source = ray.data.from_arrow(table).repartition(math.ceil(len(files) / FILES_PER_READ_TASK))
-        with ray_data_execution(source.context):
-            rows = source.map_batches(
-                read_files, batch_format="pyarrow", fn_kwargs={"encoding": options.encoding},
-                **task_retry_options(task_retries),
-            ).materialize()  # fmt: skip
-        run = _RayRun(ray, rows, loaders, engine, options, output, progress, started, started_at)
-        return run.execute([display_path(p) for p in paths], len(files), unlisted)
+            # As bytes: a file name that is not valid UTF-8 cannot be an Arrow string.
+            table = pa.table({
+                "file": list(range(len(files))),
+                "path": [os.fsencode(path) for path, _ in files],
+                "root": [os.fsencode(root) for _, root in files],
+            })  # fmt: skip
+            del files
+            source = ray.data.from_arrow(table).repartition(math.ceil(table.num_rows / FILES_PER_READ_TASK))
+            with ray_data_execution(source.context):
+                rows = source.map_batches(
+                    read_files, batch_format="pyarrow", fn_kwargs={"encoding": options.encoding},
+                    **task_retry_options(task_retries),
+                ).materialize()  # fmt: skip
+            run = _RayRun(ray, rows, loaders, engine, options, output, index, progress, started, started_at)
+            return run.execute([display_path(p) for p in paths], table.num_rows, unlisted)
 
 
 def translate_dataset(
@@ -135,6 +148,7 @@ def translate_dataset(
     cpus_per_actor: float = 1.0,
     docs_per_batch: int = DOCS_PER_BATCH,
     task_retries: int = TASK_RETRIES,
+    shard_dir: Path | str | None = None,
     progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> RunResult:
@@ -144,7 +158,9 @@ def translate_dataset(
     columns are ignored); with `id`, `sha256` is the resume key, so make it a digest of the
     source. Documents are segmented by Ray tasks and translated by `actors` actors with
     `gpus_per_actor` GPUs (a fraction shares a GPU) and `cpus_per_actor` CPUs each, in
-    batches of `docs_per_batch` documents, each tried `task_retries + 1` times.
+    batches of `docs_per_batch` documents, each tried `task_retries + 1` times. The actors
+    write finished documents to shard files under `shard_dir` (default: the output
+    folder), which must be reachable from every worker and the driver.
     `address` is the cluster to join if Ray is not initialized yet (None: `RAY_ADDRESS`,
     else Ray starts on this machine). `options` (and its fields as keywords) are as for
     `translate_documents`; `loaders` (callables that build the models in each actor)
@@ -153,19 +169,19 @@ def translate_dataset(
     started, started_at = time.perf_counter(), now()
     options = RunOptions.build(options, **settings)
     ray = import_ray()
-    engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries)
+    engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries, shard_dir)
     loaders = _loaders(loaders, options)
     missing = {"id", "source", "sha256", "encoding", "text"} - set(documents.schema().names)
     if missing:
         raise InputError(
             f"the dataset has no {', '.join(sorted(missing))} column; rows need id, source, sha256, encoding and text"
         )
-    with claim_output_dir(output_dir) as output, connected(ray, address):
+    with claim_output_dir(output_dir) as output, RunIndex(output) as index, connected(ray, address):
         with ray_data_execution(documents.context, preserve_order=True):  # the dataset's order is the output's
             rows = documents.map_batches(
                 segment_documents, batch_format="pyarrow", **task_retry_options(task_retries)
             ).materialize()
-        run = _RayRun(ray, rows, loaders, engine, options, output, progress, started, started_at)
+        run = _RayRun(ray, rows, loaders, engine, options, output, index, progress, started, started_at)
         return run.execute([f"ray.data.Dataset {documents.name or ''}".strip()], 0, [])
 
 
@@ -189,6 +205,7 @@ class _Engine:
     cpus_per_actor: float
     docs_per_batch: int
     task_retries: int
+    shard_dir: Path | str | None = None
 
     def __post_init__(self) -> None:
         if self.actors < 1 or self.docs_per_batch < 1:
@@ -200,8 +217,8 @@ class _Engine:
 class _RayRun:
     """The driver's side of a run on Ray: from read-and-segmented rows to a finished folder.
 
-    Planning, the journal, the manifest and the report are run.py's, as for a local run;
-    only the translation happens in the actors.
+    Planning, the journal, the index, the manifest and the report are run.py's, as for a
+    local run; only the translation happens in the actors, which write the documents.
     """
 
     def __init__(
@@ -212,74 +229,77 @@ class _RayRun:
         engine: _Engine,
         options: RunOptions,
         output: Path,
+        index: RunIndex,
         progress: ProgressCallback | None,
         started: float,
         started_at: str,
     ) -> None:
         self.ray, self.rows, self.loaders, self.engine, self.options = ray, rows, loaders, engine, options
-        self.output, self.progress, self.started, self.started_at = output, progress, started, started_at
+        self.output, self.index, self.progress, self.started, self.started_at = output, index, progress, started, started_at
         self.timings: dict[str, float] = {}
         self.errors: list[Ja2enError] = []
-        self.documents_done = self.sentences_done = self.total_sentences = 0
-        self.documents: list[dict[str, Any]] = []
+        self.documents_done = self.sentences_done = self.documents_total = self.sentences_total = 0
+        # A folder of this run's own: a retried or restarted actor never appends to another run's shard.
+        base = Path(engine.shard_dir) if engine.shard_dir else output / SHARDS_FOLDER
+        self.shards = base / f"run-{uuid.uuid4().hex[:12]}" if engine.shard_dir else base
+        if not engine.shard_dir:
+            shutil.rmtree(self.shards, ignore_errors=True)  # a killed run's: its documents are redone
 
     def report(self, stage: str) -> None:
         if self.progress:
             self.progress(
-                Progress(stage, self.documents_done, len(self.documents), self.sentences_done, self.total_sentences)
+                Progress(stage, self.documents_done, self.documents_total, self.sentences_done, self.sentences_total)
             )
 
-    def execute(self, inputs: list[str], input_files: int, unlisted: list[tuple[int, int, InputError]]) -> RunResult:
+    def execute(self, inputs: list[str], input_files: int, unlisted: list[tuple[int, InputError]]) -> RunResult:
         """Plan against the folder, describe the models, translate what is left, finish."""
-        self.documents = self.read(unlisted)
-        if not self.documents:
+        try:
+            return self._execute(inputs, input_files, unlisted)
+        finally:
+            shutil.rmtree(self.shards, ignore_errors=True)
+
+    def _execute(self, inputs: list[str], input_files: int, unlisted: list[tuple[int, InputError]]) -> RunResult:
+        self.plan_rows(unlisted)
+        if not self.index.planned_count()[0]:
             raise nothing_to_translate(self.errors, inputs)
-        plan = plan_folder(
-            self.output, inputs, [(d["id"], d["source"]) for d in self.documents],
-            append=self.options.append, force=self.options.force,
-        )  # fmt: skip
-        self.documents = drop_clashes(plan, self.documents, lambda d: d["id"], self.errors, self.options.fail_fast)
-        self.total_sentences = sum(d["num_sentences"] for d in self.documents)
+        plan = plan_folder(self.output, inputs, self.index, append=self.options.append, force=self.options.force)
+        drop_clashes(plan, self.index, self.errors, self.options.fail_fast)
+        self.documents_total, self.sentences_total = self.index.planned_count()
         self.timings["read_s"] = time.perf_counter() - self.started
         self.report("loading")
         journal, manifest = self.open_journal(plan)
         with journal:
-            wanted = {(d["id"], d["sha256"]): d for d in self.documents if (d["id"], d["sha256"]) not in journal.done}
-            resumed = len(self.documents) - len(wanted)
+            resumed, self.sentences_done = self.index.planned_done()
             self.documents_done = resumed
-            self.sentences_done = self.total_sentences - sum(d["num_sentences"] for d in wanted.values())
             work = time.perf_counter()
-            cache_hits = self.translate(journal, wanted)
+            cache_hits = self.translate(journal)
             self.timings["translate_and_summarize_s"] = time.perf_counter() - work
-            order = folder_order(journal, plan, ((d["id"], d["sha256"]) for d in self.documents))
             result = finish_run(
-                journal, order, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
+                journal, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
                 resumed=resumed, cache_hits=cache_hits, timings=self.timings, started=self.started,
                 started_at=self.started_at,
             )  # fmt: skip
         self.report("done")
         return result
 
-    def read(self, unlisted: list[tuple[int, int, InputError]]) -> list[dict[str, Any]]:
-        """What was read, in input order (file, then place in the file); bad ones become errors."""
+    def plan_rows(self, unlisted: list[tuple[int, InputError]]) -> None:
+        """Plan what was read, in input order (file, then place in the file); bad ones become errors."""
+        found: list[tuple[tuple[int, int], Ja2enError]] = [((file, -1), error) for file, error in unlisted]
         with ray_data_execution(self.rows.context, preserve_order=True):
-            meta = [dict(row) for row in self.rows.select_columns(_META).iter_rows()]
-        found = [((m["file"], m["item"]), m) for m in meta] + [((f, i), error) for f, i, error in unlisted]
-        documents: list[dict[str, Any]] = []
-        seen: dict[str, str] = {}
-        for _, item in sorted(found, key=lambda pair: pair[0]):
-            if isinstance(item, dict) and item["error"]:
-                item = _rebuild(item["error_type"], item["error"])
-            elif isinstance(item, dict) and item["id"] in seen:
-                item = repeated_id(item["source"], item["id"], seen[item["id"]])
-            if isinstance(item, Ja2enError):
-                if self.options.fail_fast:
-                    raise item
-                self.errors.append(item)
-                continue
-            seen[item["id"]] = item["source"]
-            documents.append(item)
-        return documents
+            for batch in self.rows.select_columns(_META).iter_batches(batch_format="pyarrow"):
+                for meta in batch.to_pylist():
+                    place = (meta["file"], meta["item"])
+                    if meta["error"]:
+                        found.append((place, _rebuild(meta["error_type"], meta["error"])))
+                        continue
+                    first = self.index.plan(meta["id"], meta["sha256"], meta["source"], meta["num_sentences"])
+                    if first is not None:
+                        found.append((place, repeated_id(meta["source"], meta["id"], first)))
+        self.index.commit()
+        found.sort(key=lambda pair: pair[0])  # stable: a dataset's rows keep their order
+        if found and self.options.fail_fast:
+            raise found[0][1]
+        self.errors.extend(error for _, error in found)
 
     def open_journal(self, plan: FolderPlan) -> tuple[Journal, dict[str, Any]]:
         """Describe the models as an actor loads them, then open the journal with that fingerprint."""
@@ -293,58 +313,79 @@ class _RayRun:
         described = get(self.ray, describe.remote(self.loaders))
         self.timings["load_s"] = time.perf_counter() - loading
         fingerprint = {"ja2en": versions()["ja2en"], "encoding": self.options.encoding, **described["fingerprint"]}
-        journal = Journal(self.output, fingerprint, force=self.options.force)
+        journal = Journal(self.output, fingerprint, force=self.options.force, index=self.index)
+        engine_settings = {k: v for k, v in dataclasses.asdict(engine).items() if k != "shard_dir"}
         manifest = run_manifest(
             plan, dataclasses.replace(self.options, summary=self.loaders.summary),
             summarized=self.loaders.summarizes, models=described["settings"],
-            engine={"name": "ray", "ray": self.ray.__version__, **dataclasses.asdict(engine)},
+            engine={"name": "ray", "ray": self.ray.__version__, **engine_settings},
         )  # fmt: skip
-        journal.start({**manifest, "counts": {"documents_planned": len(plan.keep) + len(self.documents)}})
+        journal.start({**manifest, "counts": {"documents_planned": plan.kept + self.documents_total}})
         return journal, manifest
 
-    def translate(self, journal: Journal, wanted: dict[tuple[str, str], dict[str, Any]]) -> int:
-        """Translate the wanted documents in the actors, journaling each; return the cache hits."""
-        failed: dict[tuple[str, str], DocumentError] = {}
+    def translate(self, journal: Journal) -> int:
+        """Translate the planned documents the journal lacks in the actors, journaling each; return the cache hits."""
+        failed: dict[str, DocumentError] = {}
         hits = 0
         batches = [self.engine.docs_per_batch, 1]  # then again, each alone: only a document that fails by itself is reported
         for per_batch in batches:
-            left = {key: wanted[key] for key in wanted if key not in journal.done and key not in failed}
+            left = [doc_id for doc_id in self.index.todo_ids() if doc_id not in failed]
             if not left:
                 break
-            for row in _translate(_select(self.rows, left, per_batch), self.loaders, self.engine, per_batch):
-                hits += row["cache_hits"]
-                self.take(row, wanted, journal, failed)
-        for key in wanted:
-            if key not in journal.done and key not in failed:
-                tries = 2 * (self.engine.task_retries + 1)
+            selected = _select(self.rows, left, per_batch)
+            del left
+            for receipts in _translate(selected, self.loaders, self.engine, per_batch, self.shards):
+                hits += self.take(receipts, journal, failed)
+        tries = 2 * (self.engine.task_retries + 1)
+        lost = []
+        for doc_id in self.index.todo_ids():  # in input order
+            if doc_id not in failed:
                 failure = RuntimeError(f"the Ray worker died or failed in each of {tries} tries")
-                failed[key] = DocumentError.failed(wanted[key]["source"], "translation", failure)
+                planned = self.index.planned(doc_id)
+                failed[doc_id] = DocumentError.failed(planned.source if planned else doc_id, "translation", failure)
                 if self.options.fail_fast:
-                    raise failed[key]
-        self.errors.extend(failed[key] for key in wanted if key in failed)  # in input order
+                    raise failed[doc_id]
+            lost.append(failed[doc_id])
+        self.errors.extend(lost)
         return hits
 
-    def take(
-        self, row: dict[str, Any], wanted: dict[tuple[str, str], Any], journal: Journal, failed: dict[tuple[str, str], DocumentError]
-    ) -> None:
-        """One actor result: journal the document, or record its failure."""
-        key = (row["id"], row["sha256"])
-        # A retried batch may deliver a document twice, a duplicate id once too often.
-        if key not in wanted or key in journal.done or key in failed:
-            return
-        if row["error"]:
-            if self.options.fail_fast:
-                raise _rebuild(row["error_type"], row["error"])
-            failed[key] = DocumentError(row["error"])
-        else:
-            journal.append(pickle.loads(row["document"]))
-        self.documents_done += 1
-        self.sentences_done += wanted[key]["num_sentences"]
-        self.report("translating")
+    def take(self, receipts: Any, journal: Journal, failed: dict[str, DocumentError]) -> int:
+        """One actor batch's receipts: copy each finished document's line into the journal, or
+        record its failure. Returns the batch's cache hits."""
+        rows = receipts.to_pylist()
+        lines: dict[int, bytes | None] = {}
+        by_shard: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            if row["shard"]:
+                by_shard.setdefault(row["shard"], []).append(i)
+        for shard, members in by_shard.items():
+            spans = [(rows[i]["offset"], rows[i]["length"]) for i in members]
+            lines.update(zip(members, read_shard_lines(self.shards, shard, spans), strict=True))
+        for i, row in enumerate(rows):
+            planned = self.index.planned(row["id"])
+            # A retried batch may deliver a document twice, a duplicate id once too often.
+            if planned is None or planned.sha256 != row["sha256"] or row["id"] in failed:
+                continue
+            if journal.is_done(row["id"], row["sha256"]):
+                continue
+            if row["error"]:
+                if self.options.fail_fast:
+                    raise _rebuild(row["error_type"], row["error"])
+                failed[row["id"]] = DocumentError(row["error"])
+            elif lines.get(i) is None:
+                continue  # its shard was cut short (a worker lost with its disk): translated again
+            else:
+                journal.append_line(row["id"], row["sha256"], planned.source, lines[i])
+            self.documents_done += 1
+            self.sentences_done += planned.sentences
+            self.report("translating")
+        return sum(row["cache_hits"] for row in rows)
 
 
-def _translate(documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, batch: int) -> Iterator[dict[str, Any]]:
-    """Stream one result row per document from the actor pool; batches lost in every try are left out."""
+def _translate(
+    documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, batch: int, shards: Path
+) -> Iterator[Any]:
+    """Stream the receipts from the actor pool, a table per batch; batches lost in every try are left out."""
     from ray.data import ActorPoolStrategy
 
     with ray_data_execution(documents.context, max_errored_blocks=-1):
@@ -355,7 +396,7 @@ def _translate(documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, b
         size = min(engine.actors, documents.num_blocks())
         results = documents.map_batches(
             TranslateBatch,
-            fn_constructor_kwargs={"loaders": loaders},
+            fn_constructor_kwargs={"loaders": loaders, "shard_dir": str(shards)},
             compute=ActorPoolStrategy(size=size, **queue),
             batch_size=batch,
             batch_format="pyarrow",
@@ -363,17 +404,20 @@ def _translate(documents: ray.data.Dataset, loaders: Loaders, engine: _Engine, b
             num_gpus=engine.gpus_per_actor or None,
             **actor_retry_options(engine.task_retries),
         )
-        yield from results.iter_rows()
+        yield from results.iter_batches(batch_format="pyarrow", batch_size=None)
 
 
-def _select(rows: ray.data.Dataset, keys: dict[tuple[str, str], Any], per_batch: int) -> ray.data.Dataset:
+def _select(rows: ray.data.Dataset, ids: list[str], per_batch: int) -> ray.data.Dataset:
     """The rows of these documents in blocks of `per_batch`, one actor call each.
 
     Materialized here: filter tasks left in the plan would compete with the actors for CPUs.
     """
     with ray_data_execution(rows.context):
-        selected = rows.map_batches(keep_ids, batch_format="pyarrow", fn_kwargs={"ids": sorted({k[0] for k in keys})})
-        return selected.repartition(math.ceil(len(keys) / per_batch)).materialize()
+        import pyarrow as pa
+
+        wanted = pa.array(ids, type=pa.string())
+        selected = rows.map_batches(keep_ids, batch_format="pyarrow", fn_kwargs={"ids": wanted})
+        return selected.repartition(math.ceil(len(ids) / per_batch)).materialize()
 
 
 def _rebuild(error_type: str, message: str) -> Ja2enError:

@@ -3,7 +3,8 @@
 Each function takes and returns pyarrow tables with fixed schemas, so blocks from different
 tasks always agree. The actor runs the single-process pipeline's own translate-and-summarize
 step (process.DocumentProcessor) on each batch, so a document comes out of a Ray run
-exactly as it comes out of `translate_documents`. engine.py drives all of this.
+exactly as it comes out of `translate_documents`; the actor writes it to its own shard file
+and returns only a receipt. engine.py drives all of this.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 from ..cache import TranslationCache
 from ..errors import DocumentError, InputError
+from ..journal import ShardWriter, encode_document
 from ..process import DocumentProcessor
 from ..run import RunOptions, describe_models
 from ..readers import read_file
@@ -95,10 +96,11 @@ READ_FIELDS = (
     ("file", "int"), ("item", "int"), ("id", "str"), ("source", "str"), ("sha256", "str"), ("encoding", "str"),
     ("text", "str"), ("sentences", "str"), ("num_sentences", "int"), ("error_type", "str"), ("error", "str"),
 )  # fmt: skip
-# One per document: the pickled TranslatedDocument, or its DocumentError's message.
+# One receipt per document: where the actor wrote its line (shard, offset, length), or its
+# DocumentError's message. The document itself never travels back to the driver.
 RESULT_FIELDS = (
-    ("id", "str"), ("sha256", "str"), ("document", "bytes"), ("error_type", "str"), ("error", "str"),
-    ("cache_hits", "int"),
+    ("id", "str"), ("sha256", "str"), ("shard", "str"), ("offset", "int"), ("length", "int"),
+    ("error_type", "str"), ("error", "str"), ("cache_hits", "int"),
 )  # fmt: skip
 
 
@@ -150,20 +152,21 @@ def segment_documents(batch: Any) -> Any:
     return _table([_document_row(Document(**row), 0, 0) for row in rows], READ_FIELDS)
 
 
-def keep_ids(batch: Any, *, ids: list[str]) -> Any:
-    """Ray task: the readable documents whose id is in `ids`."""
-    import pyarrow as pa
+def keep_ids(batch: Any, *, ids: Any) -> Any:
+    """Ray task: the readable documents whose id is in `ids` (a pyarrow string array)."""
     import pyarrow.compute as pc
 
-    wanted = pc.is_in(batch["id"], value_set=pa.array(ids, type=pa.string()))
+    wanted = pc.is_in(batch["id"], value_set=ids)
     return batch.filter(pc.and_(wanted, pc.equal(batch["error"], "")))
 
 
 class TranslateBatch:
-    """Ray Data actor: loads the models once, then translates and summarizes batches of documents."""
+    """Ray Data actor: loads the models once, then translates and summarizes batches of
+    documents, writes them to its own shard file and returns receipts."""
 
-    def __init__(self, loaders: Loaders) -> None:
+    def __init__(self, loaders: Loaders, shard_dir: str) -> None:
         self.translator, self.summarizer, self.ja_summarizer = loaders.load()
+        self.shard = ShardWriter(shard_dir)
 
     def __call__(self, batch: Any) -> Any:
         segmented = []
@@ -175,14 +178,21 @@ class TranslateBatch:
         cache = self.translator.cache
         hits = cache.hits if cache else 0
         results = DocumentProcessor(self.translator, self.summarizer, self.ja_summarizer).process(segmented)
-        rows = []
+        rows, lines = [], []
         for (document, _), result in zip(segmented, results, strict=True):
             failed = isinstance(result, DocumentError)
+            line = b"" if failed else encode_document(result)
+            lines.append(line)
             rows.append({
-                "id": document.id, "sha256": document.sha256, "document": b"" if failed else pickle.dumps(result),
-                "error_type": type(result).__name__ if failed else "", "error": str(result) if failed else "",
-                "cache_hits": 0,
+                "id": document.id, "sha256": document.sha256, "shard": "" if failed else self.shard.name,
+                "offset": 0, "length": len(line), "error_type": type(result).__name__ if failed else "",
+                "error": str(result) if failed else "", "cache_hits": 0,
             })  # fmt: skip
+        if any(lines):
+            offset = self.shard.write(lines)
+            for row, line in zip(rows, lines, strict=True):
+                row["offset"] = offset
+                offset += len(line)
         if rows and cache:
             rows[0]["cache_hits"] = cache.hits - hits
         return _table(rows, RESULT_FIELDS)
