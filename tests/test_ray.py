@@ -68,6 +68,25 @@ def dying_translator(marker: str | None, *, poison: str | None = None, kill_on_c
     return translator
 
 
+def torn_shard_translator(marker: str, **settings) -> Translator:
+    """A Translator whose process, the first time it writes finished documents to its
+    shard, writes half of them and SIGKILLs itself (leaving `marker` behind)."""
+    from ja2en.journal import ShardWriter
+
+    write = ShardWriter.write
+
+    def half_then_die(self, lines):
+        if Path(marker).exists():
+            return write(self, lines)
+        data = b"".join(lines)
+        write(self, [data[: len(data) // 2]])
+        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    ShardWriter.write = half_then_die
+    return Translator(**settings)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -140,6 +159,45 @@ def test_a_killed_actor_is_restarted_and_every_document_written_once(
     assert all(p["en"] == expected[p["ja"]] for d in documents for p in d["pairs"])
     assert result.errors == ()
     assert result.manifest["engine"]["task_retries"] == 2
+    assert not (tmp_path / "out" / ".ja2en-shards").exists()  # the actors' shards are gone with the run
+
+
+def test_past_max_blocks_a_block_holds_several_batches_and_a_killed_actor_still_writes_each_document_once(
+    ray, tmp_path: Path, corpus, expected, tiny_marian: Path, monkeypatch
+) -> None:
+    import ja2en.distributed.engine
+
+    monkeypatch.setattr(ja2en.distributed.engine, "MAX_BLOCKS", 2)  # the driver's memory cap, as on a huge run
+    inputs = make_inputs(tmp_path / "in", corpus, 8)
+    marker = tmp_path / "killed"
+    loaders = Loaders(functools.partial(dying_translator, str(marker), model=str(tiny_marian), **TRANSLATOR))
+
+    # Two blocks of four documents, two actor calls each; the actor dies in its second call.
+    result = translate_on_ray(inputs, output_dir=tmp_path / "out", loaders=loaders, docs_per_batch=2)
+
+    assert marker.exists()
+    documents = read_jsonl(result.files["documents"])
+    assert [d["id"] for d in documents] == [f"news/{i:02d}" for i in range(8)]
+    assert all(p["en"] == expected[p["ja"]] for d in documents for p in d["pairs"])
+    assert result.errors == ()
+
+
+def test_an_actor_killed_while_writing_its_shard_leaves_no_half_document(
+    ray, tmp_path: Path, corpus, translator, tiny_marian: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 6)
+    marker = tmp_path / "torn"
+    loaders = Loaders(functools.partial(torn_shard_translator, str(marker), model=str(tiny_marian), **TRANSLATOR))
+    shared = tmp_path / "shared"  # where a cluster's actors would write: a folder every machine reaches
+    shared.mkdir()
+
+    result = translate_on_ray(inputs, output_dir=tmp_path / "out", loaders=loaders, docs_per_batch=2, shard_dir=shared)
+
+    assert marker.exists()  # a worker really died half-way through writing its shard
+    translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summarizer_model=None)
+    assert files(tmp_path / "out") == files(tmp_path / "single")
+    assert result.errors == ()
+    assert list(shared.iterdir()) == []  # this run's shards are removed, the folder itself is the user's
 
 
 def test_a_document_that_kills_every_worker_is_reported_and_a_rerun_resumes(
@@ -235,7 +293,7 @@ def test_the_cli_runs_the_same_job_on_ray(ray, tmp_path: Path, corpus, tiny_mari
 def test_the_engine_options_need_engine_ray(tmp_path: Path) -> None:
     result = runner.invoke(app, ["translate", str(tmp_path), "--actors", "4"])
     assert result.exit_code == 2
-    assert result.stderr == "error: --ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray\n"
+    assert result.stderr == "error: --ray-address, --actors, --gpus-per-actor, --cpus-per-actor and --shard-dir need --engine ray\n"
 
 
 MISSING_RAY = "--engine ray needs Ray, which is not installed; install it with `pip install 'ja2en[ray]'`"

@@ -107,6 +107,14 @@ GpusPerActorOption = Annotated[
 CpusPerActorOption = Annotated[
     float, typer.Option("--cpus-per-actor", min=0, help="--engine ray: CPUs per actor (its model threads).")
 ]
+ShardDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--shard-dir",
+        help="--engine ray: where actors write finished documents before the driver copies them "
+        "(default: inside the output folder; on several machines, a path all of them reach).",
+    ),
+]
 ParquetOption = Annotated[bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")]
 
 # Pair filters shared by publish and export.
@@ -233,8 +241,8 @@ class _ProgressBar:
             self.task,
             description=event.stage,
             completed=event.sentences_done,
-            total=event.sentences_total,
-            docs=f"{event.documents_done}/{event.documents_total}",
+            total=event.sentences_total or None,  # None: not known yet (inputs still being read)
+            docs=f"{event.documents_done}/{event.documents_total}" if event.documents_total else f"{event.documents_done}",
         )
 
     def __enter__(self) -> _ProgressBar:
@@ -272,6 +280,7 @@ def translate_cli(
     actors: ActorsOption = 1,
     gpus_per_actor: GpusPerActorOption = 0.0,
     cpus_per_actor: CpusPerActorOption = 1.0,
+    shard_dir: ShardDirOption = None,
     parquet: ParquetOption = False,
 ) -> None:
     """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
@@ -280,8 +289,8 @@ def translate_cli(
     """
     if engine not in ("local", "ray"):
         raise InputError(f"unknown engine '{engine}'; use local or ray")
-    if engine == "local" and (ray_address or actors != 1 or gpus_per_actor or cpus_per_actor != 1):
-        raise InputError("--ray-address, --actors, --gpus-per-actor and --cpus-per-actor need --engine ray")
+    if engine == "local" and (ray_address or actors != 1 or gpus_per_actor or cpus_per_actor != 1 or shard_dir):
+        raise InputError("--ray-address, --actors, --gpus-per-actor, --cpus-per-actor and --shard-dir need --engine ray")
     options = RunOptions(
         model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
@@ -296,7 +305,7 @@ def translate_cli(
 
         run = functools.partial(
             translate_on_ray, address=ray_address, actors=actors, gpus_per_actor=gpus_per_actor,
-            cpus_per_actor=cpus_per_actor,
+            cpus_per_actor=cpus_per_actor, shard_dir=shard_dir,
         )  # fmt: skip
     else:
         run = translate_documents

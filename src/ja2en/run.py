@@ -1,10 +1,14 @@
 """The run driver: plan, resume, fingerprint, translate, write and report a run.
 
-read → segment → process (translate, summarize: process.py) → journal. Each finished
-document is made durable before the next group (journal.py), so a crash costs at most one
-group; a document whose translation or summary fails is reported and the run goes on.
-Both engines plan, fingerprint, write and report a run through the functions here; the Ray
-engine (distributed/) differs only in where documents are processed.
+read → segment → process (translate, summarize: process.py) → journal. A run reads its
+inputs twice, so its memory does not depend on how many documents it is given: a planning
+pass reads and segments each document and keeps only its id, hash, source and sentence
+count in a RunIndex on disk (index.py); after the models load, a translating pass reads
+them again one file at a time, and each group of documents is translated, written to the
+journal and dropped. A crash costs at most the group in flight (journal.py); a document
+whose translation or summary fails is reported and the run goes on. Both engines plan,
+fingerprint, write and report a run through the functions here; the Ray engine
+(distributed/) differs only in where documents are processed.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ SUMMARY_MODES = ("en", "ja", "both", "none")
 # After this many documents in a row fail with the same kind of error, the run checks its
 # models on one short sentence; if that fails too, nothing else can succeed: it stops.
 FAILURE_STREAK = 5
+READING_STEP = 1000  # documents between two progress reports while the inputs are read
 _PROBE = "これはテストです。"
 
 
@@ -56,7 +61,7 @@ _PROBE = "これはテストです。"
 class Progress:
     """Where a run stands; passed to the `progress` callback after every step."""
 
-    stage: str  # "loading", "translating", "summarizing", "writing", "done"
+    stage: str  # "reading", "loading", "translating", "summarizing", "writing", "done"
     documents_done: int
     documents_total: int
     sentences_done: int
@@ -226,16 +231,21 @@ def now() -> str:
 
 
 def plan_inputs(
-    inputs: Sequence[Path | str], output: Path, index: RunIndex, options: RunOptions
+    inputs: Sequence[Path | str],
+    output: Path,
+    index: RunIndex,
+    options: RunOptions,
+    progress: ProgressCallback | None = None,
 ) -> tuple[int, list[Ja2enError]]:
     """The planning pass: read and segment every input once, keeping only each readable
     document's id, hash, source and sentence count (in the index, not in memory).
 
     Returns the number of input files and the errors (bad inputs, repeated ids), or raises
     the first with fail_fast. The output folder, and any folder holding ja2en outputs, is
-    not read (a warning says so).
+    not read (a warning says so). `progress` hears of every READING_STEP documents, with
+    the totals still unknown (0).
     """
-    files = 0
+    files = planned = 0
     errors: list[Ja2enError] = []
     for found in list_inputs(inputs, output, index.file_set()):
         if not isinstance(found, InputError):
@@ -244,6 +254,9 @@ def plan_inputs(
             if isinstance(item, Document):
                 first = index.plan(item.id, item.sha256, item.source, len(segment_document(item)))
                 item = repeated_id(item.source, item.id, first) if first is not None else item
+                planned += 1
+                if progress and planned % READING_STEP == 0:
+                    progress(Progress("reading", planned, 0, 0, 0))
             if isinstance(item, InputError):
                 if options.fail_fast:
                     raise item
@@ -407,7 +420,7 @@ def translate_documents(
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
     with claim_output_dir(output_dir) as output, RunIndex(output) as index:
-        input_files, errors = plan_inputs(inputs, output, index, options)
+        input_files, errors = plan_inputs(inputs, output, index, options, progress)
         if not index.planned_count()[0]:
             raise nothing_to_translate(errors, inputs)
         plan = plan_folder(

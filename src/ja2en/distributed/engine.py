@@ -73,6 +73,10 @@ if TYPE_CHECKING:
 TASK_RETRIES = 2  # so each batch, and each file read, is tried 3 times
 DOCS_PER_BATCH = 32  # documents per actor call; the translator batches their sentences by tokens
 FILES_PER_READ_TASK = 16
+# Ray Data keeps ~0.1 MB on the driver for every block of an execution, so a run's memory
+# would grow with its documents if blocks had a fixed size: the number of blocks is capped
+# instead, and past the cap a block holds several batches (one actor call each).
+MAX_BLOCKS = 512
 _META = ["file", "item", "id", "source", "sha256", "num_sentences", "error_type", "error"]
 SHARDS_FOLDER = ".ja2en-shards"
 
@@ -126,11 +130,11 @@ def translate_on_ray(
                 "root": [os.fsencode(root) for _, root in files],
             })  # fmt: skip
             del files
-            source = ray.data.from_arrow(table).repartition(math.ceil(table.num_rows / FILES_PER_READ_TASK))
+            source = ray.data.from_arrow(table).repartition(_blocks(table.num_rows, FILES_PER_READ_TASK))
             with ray_data_execution(source.context):
                 rows = source.map_batches(
-                    read_files, batch_format="pyarrow", fn_kwargs={"encoding": options.encoding},
-                    **task_retry_options(task_retries),
+                    read_files, batch_format="pyarrow", batch_size=FILES_PER_READ_TASK,
+                    fn_kwargs={"encoding": options.encoding}, **task_retry_options(task_retries),
                 ).materialize()  # fmt: skip
             run = _RayRun(ray, rows, loaders, engine, options, output, index, progress, started, started_at)
             return run.execute([display_path(p) for p in paths], table.num_rows, unlisted)
@@ -408,7 +412,7 @@ def _translate(
 
 
 def _select(rows: ray.data.Dataset, ids: list[str], per_batch: int) -> ray.data.Dataset:
-    """The rows of these documents in blocks of `per_batch`, one actor call each.
+    """The rows of these documents in blocks of `per_batch` (more past MAX_BLOCKS blocks), for the actors.
 
     Materialized here: filter tasks left in the plan would compete with the actors for CPUs.
     """
@@ -417,7 +421,12 @@ def _select(rows: ray.data.Dataset, ids: list[str], per_batch: int) -> ray.data.
 
         wanted = pa.array(ids, type=pa.string())
         selected = rows.map_batches(keep_ids, batch_format="pyarrow", fn_kwargs={"ids": wanted})
-        return selected.repartition(math.ceil(len(ids) / per_batch)).materialize()
+        return selected.repartition(_blocks(len(ids), per_batch)).materialize()
+
+
+def _blocks(rows: int, per_block: int) -> int:
+    """How many blocks `rows` rows take at `per_block` each, at most MAX_BLOCKS."""
+    return max(1, min(math.ceil(rows / per_block), MAX_BLOCKS))
 
 
 def _rebuild(error_type: str, message: str) -> Ja2enError:
