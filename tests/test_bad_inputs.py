@@ -303,6 +303,19 @@ def test_jsonl_text_with_a_lone_surrogate_is_an_input_error(folder: Path, tmp_pa
     assert_written(out, GOOD, expected)
 
 
+def test_jsonl_id_with_a_lone_surrogate_is_an_input_error(folder: Path, tmp_path: Path, translator, expected) -> None:
+    records = folder / "b.jsonl"
+    records.write_text('{"id": "press\\ud83d", "text": "参加費は無料です。"}\n', encoding="utf-8")
+    out = run(folder, tmp_path, translator)
+    assert out.errors == [
+        {
+            "error": "InputError",
+            "message": f'{records}:1: "id" holds a lone surrogate escape (half an emoji?); fix the escape',
+        }
+    ]
+    assert_written(out, GOOD, expected)
+
+
 # --- translation failures and resume ------------------------------------------------------
 
 

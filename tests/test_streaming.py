@@ -144,3 +144,28 @@ def test_a_duplicate_line_and_an_out_of_order_journal_end_in_input_order(tmp_pat
     result = run(tmp_path / "in", out)
     assert (result.repaired, result.manifest["this_run"]["documents_resumed"]) == (1, 2)
     assert (out / "documents.jsonl").read_bytes() == b"".join(lines)
+
+
+def test_a_full_disk_under_the_index_stops_with_one_line_and_the_rerun_completes(tmp_path: Path, run, monkeypatch) -> None:
+    from ja2en.errors import OutputError
+    from ja2en.index import RunIndex
+
+    write_jsonl(tmp_path / "in" / "a.jsonl", 400)
+    run(tmp_path / "in", tmp_path / "whole")
+    opened = RunIndex.__init__
+
+    def small_disk(self, folder):
+        opened(self, folder)
+        self.db.execute("PRAGMA max_page_count = 12")  # SQLite's own "database or disk is full"
+
+    monkeypatch.setattr(RunIndex, "__init__", small_disk)
+    with pytest.raises(OutputError) as error:
+        run(tmp_path / "in", tmp_path / "out")
+    assert str(error.value) == (
+        f"{tmp_path / 'out' / INDEX_FILE}: the run's index cannot be written (database or disk is full); "
+        "free space and re-run the same command: the documents finished so far are kept"
+    )
+    assert not (tmp_path / "out" / INDEX_FILE).exists()
+    monkeypatch.setattr(RunIndex, "__init__", opened)
+    run(tmp_path / "in", tmp_path / "out")
+    assert (tmp_path / "out" / "documents.jsonl").read_bytes() == (tmp_path / "whole" / "documents.jsonl").read_bytes()

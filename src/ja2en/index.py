@@ -20,17 +20,20 @@ Tables:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, MutableSet
+from collections.abc import Callable, Iterable, Iterator, MutableSet
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import OutputError, display_path
 
 INDEX_FILE = ".ja2en-index.sqlite3"
 _CACHE_KIB = 16 * 1024  # SQLite's page cache: the index's whole share of memory
+T = TypeVar("T")
 _COMMIT_EVERY = 20_000  # writes per transaction (no journal, no fsync: the index is rebuilt after a crash)
 
 _SCHEMA = """
@@ -44,6 +47,24 @@ CREATE TABLE planned (
 CREATE TABLE final (n INTEGER PRIMARY KEY, id TEXT NOT NULL, sha256 TEXT NOT NULL);
 CREATE TABLE files (path BLOB PRIMARY KEY) WITHOUT ROWID;
 """
+
+
+def _disk_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """A SQLite failure of the index (a full disk, a vanished folder) as one OutputError that says what to do."""
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            path = self.path if isinstance(self, RunIndex) else self.index.path
+            raise OutputError(
+                f"{display_path(path)}: the run's index cannot be written ({exc}); free space and re-run the same "
+                "command: the documents finished so far are kept"
+            ) from None
+
+    return guarded
+
 
 # planned.handled: whether the translating pass found the document as planned.
 UNSEEN, SEEN, CHANGED = 0, 1, 2
@@ -99,12 +120,14 @@ class RunIndex:
         if self._writes >= _COMMIT_EVERY:
             self.commit()
 
+    @_disk_errors
     def commit(self) -> None:
         self.db.commit()
         self._writes = 0
 
     # The journal: documents.jsonl, as read at the start and appended to during the run.
 
+    @_disk_errors
     def read_journal(self, path: Path) -> None:
         """Index the complete lines of a journal; where they end is `journal_end` (a torn tail follows)."""
         self.forget_journal()
@@ -128,11 +151,13 @@ class RunIndex:
         self.journal_read = True
         self.commit()
 
+    @_disk_errors
     def forget_journal(self) -> None:
         """The journal is gone (a fresh run replaces the folder's outputs)."""
         self.db.executescript("DELETE FROM lines; DELETE FROM done; DELETE FROM latest;")
         self.lines = self.duplicate_lines = self.journal_end = 0
 
+    @_disk_errors
     def add_line(self, doc_id: str, sha256: str, source: str, offset: int) -> None:
         """A complete journal line of this document, starting at byte `offset`."""
         if self.is_done(doc_id, sha256):
@@ -151,17 +176,20 @@ class RunIndex:
         self.lines += 1
         self._wrote()
 
+    @_disk_errors
     def is_done(self, doc_id: str, sha256: str) -> bool:
         """Whether the journal holds this document with these source bytes."""
         found = self.db.execute("SELECT 1 FROM done WHERE id = ? AND sha256 = ?", (doc_id, sha256)).fetchone()
         return found is not None
 
+    @_disk_errors
     def journal_ids(self) -> int:
         """How many distinct documents the journal holds."""
         return self.db.execute("SELECT COUNT(*) FROM latest").fetchone()[0]
 
     # This run's documents.
 
+    @_disk_errors
     def plan(self, doc_id: str, sha256: str, source: str, sentences: int) -> str | None:
         """Add a document of this run, in input order; None, or the source of an earlier document with its id."""
         try:
@@ -173,25 +201,30 @@ class RunIndex:
         self._wrote()
         return None
 
+    @_disk_errors
     def planned(self, doc_id: str) -> Planned | None:
         row = self.db.execute("SELECT sha256, source, sentences FROM planned WHERE id = ?", (doc_id,)).fetchone()
         return Planned(*row) if row else None
 
+    @_disk_errors
     def mark(self, doc_id: str, state: int) -> None:
         """Record what the translating pass found of a planned document (SEEN or CHANGED)."""
         self.db.execute("UPDATE planned SET handled = ? WHERE id = ?", (state, doc_id))
         self._wrote()
 
+    @_disk_errors
     def unplan(self, ids: Iterable[str]) -> None:
         """Drop these documents from this run (their ids clash with the folder's)."""
         self.db.executemany("DELETE FROM planned WHERE id = ?", ((doc_id,) for doc_id in ids))
         self.commit()
 
+    @_disk_errors
     def planned_count(self) -> tuple[int, int]:
         """(documents, sentences) this run has planned."""
         documents, sentences = self.db.execute("SELECT COUNT(*), TOTAL(sentences) FROM planned").fetchone()
         return documents, int(sentences)
 
+    @_disk_errors
     def planned_done(self) -> tuple[int, int]:
         """(documents, sentences) of this run the journal already holds."""
         documents, sentences = self.db.execute(
@@ -218,6 +251,7 @@ class RunIndex:
         rows = self.db.execute("SELECT id FROM latest WHERE id NOT IN (SELECT id FROM planned) ORDER BY first")
         yield from (doc_id for (doc_id,) in rows)
 
+    @_disk_errors
     def count_others(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM latest WHERE id NOT IN (SELECT id FROM planned)").fetchone()[0]
 
@@ -228,6 +262,7 @@ class RunIndex:
             "WHERE p.source != l.source ORDER BY p.seq"
         )
 
+    @_disk_errors
     def build_final(self, keep_others: bool) -> int:
         """The order the folder ends with: with `keep_others`, the journal's other documents first
         (in the folder's order), then this run's finished ones in input order. Returns how many."""
@@ -245,6 +280,7 @@ class RunIndex:
         self.commit()
         return self.db.execute("SELECT COUNT(*) FROM final").fetchone()[0]
 
+    @_disk_errors
     def journal_is_final(self) -> bool:
         """Whether the journal already holds exactly the final documents, in order, once each."""
         total = self.db.execute("SELECT COUNT(*) FROM final").fetchone()[0]
@@ -260,6 +296,7 @@ class RunIndex:
         rows = self.db.execute("SELECT d.offset FROM final f JOIN done d ON d.id = f.id AND d.sha256 = f.sha256 ORDER BY f.n")
         yield from (offset for (offset,) in rows)
 
+    @_disk_errors
     def file_set(self) -> FileSet:
         """An empty set of real paths on disk, for one walk of the inputs."""
         self.db.execute("DELETE FROM files")
@@ -272,19 +309,23 @@ class FileSet(MutableSet[str]):
     def __init__(self, index: RunIndex) -> None:
         self.index = index
 
+    @_disk_errors
     def __contains__(self, path: object) -> bool:
         found = self.index.db.execute("SELECT 1 FROM files WHERE path = ?", (os.fsencode(str(path)),)).fetchone()
         return found is not None
 
+    @_disk_errors
     def add(self, path: str) -> None:
         self.index.db.execute("INSERT OR IGNORE INTO files VALUES (?)", (os.fsencode(path),))
         self.index._wrote()
 
+    @_disk_errors
     def discard(self, path: str) -> None:
         self.index.db.execute("DELETE FROM files WHERE path = ?", (os.fsencode(path),))
 
     def __iter__(self) -> Iterator[str]:
         yield from (os.fsdecode(path) for (path,) in self.index.db.execute("SELECT path FROM files"))
 
+    @_disk_errors
     def __len__(self) -> int:
         return self.index.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]

@@ -321,6 +321,9 @@ def _read_jsonl(
             continue
         raw_id = record.get("id")
         doc_id = str(raw_id) if raw_id not in (None, "") else f"{file_id}:{number}"
+        if LONE_SURROGATE.search(doc_id):
+            yield InputError(f'{where}: "id" holds a lone surrogate escape (half an emoji?); fix the escape')
+            continue
         yield Document(
             id=doc_id,
             source=where,
