@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from ja2en import InputError, Progress, RunResult, translate_documents
 from ja2en.cli import app
+from ja2en.readers import SUFFIXES
 
 runner = CliRunner()
 
@@ -144,13 +145,13 @@ def _zip(path: Path) -> None:
         pytest.param(
             "image.png",
             lambda path: path.write_bytes(PNG),
-            "not a document ja2en reads (.png); convert it to .txt, .md or .jsonl, or move it out of the input folder",
+            f"not a document ja2en reads (.png); convert it to one of {', '.join(SUFFIXES)}, or move it out of the input folder",
             id="png",
         ),
         pytest.param(
             "archive.zip",
             _zip,
-            "not a document ja2en reads (.zip); convert it to .txt, .md or .jsonl, or move it out of the input folder",
+            f"not a document ja2en reads (.zip); convert it to one of {', '.join(SUFFIXES)}, or move it out of the input folder",
             id="zip",
         ),
         pytest.param(
@@ -234,7 +235,8 @@ def test_broken_symlink_in_the_folder_is_reported(folder: Path, tmp_path: Path, 
         ),
         pytest.param(
             '{"id": "press-x", "body": "会議は延期された。"}',
-            'no "text" field; each line must be an object like {"id": ..., "text": ...}',
+            'no "text" field (it has body, id; choose one with --text-field); '
+            'each line must be an object like {"id": ..., "text": ...}',
             id="no-text",
         ),
         pytest.param('{"id": "press-x", "text": 42}', '"text" must be a string, not a number', id="text-not-a-string"),

@@ -76,7 +76,10 @@ def test_every_sentence_is_aligned_with_its_exact_translation(
 
     sentences = _read_jsonl(result.files["sentences"])
     assert sentences == [
-        {"doc_id": d["id"], "paragraph": p["paragraph"], "sentence": p["sentence"], "ja": p["ja"], "en": p["en"]}
+        {
+            "doc_id": d["id"], "paragraph": p["paragraph"], "sentence": p["sentence"], "ja": p["ja"], "en": p["en"],
+            "locator": None,  # plain text has no pages or elements to point at
+        }  # fmt: skip
         for d in documents
         for p in d["pairs"]
     ]
@@ -89,8 +92,11 @@ def test_document_records_have_the_documented_schema(inputs: Path, tmp_path: Pat
     assert list(a) == [
         "id",
         "source",
+        "format",
         "sha256",
         "encoding",
+        "title",
+        "meta",
         "num_paragraphs",
         "num_sentences",
         "pairs",
@@ -103,7 +109,8 @@ def test_document_records_have_the_documented_schema(inputs: Path, tmp_path: Pat
         "summary_ja_info",
         "models",
     ]
-    assert list(a["pairs"][0]) == ["paragraph", "sentence", "start", "end", "ja", "en", "score", "flags"]
+    assert list(a["pairs"][0]) == ["paragraph", "sentence", "start", "end", "ja", "en", "score", "flags", "locator"]
+    assert (a["format"], a["title"], a["meta"], a["pairs"][0]["locator"]) == ("txt", None, None, None)
     assert all(p["score"] <= 0 and p["flags"] == [] for p in a["pairs"])
     assert list(a["summary"]) == ["model", "language", "input_tokens", "max_input_tokens", "chunks", "rounds"]
     assert (a["summary"]["language"], a["summary_ja"], a["summary_ja_en"], a["summary_ja_info"]) == ("en", None, None, None)

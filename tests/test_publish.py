@@ -76,10 +76,11 @@ def test_dry_run_builds_a_dataset_that_loads_with_one_line(run_dir: Path, tmp_pa
 
     documents = datasets.load_dataset(str(tmp_path / "ds"), "documents", split="train")
     assert documents.column_names == [
-        "doc_id", "source", "sha256", "encoding", "ja", "en", "summary_en",
+        "doc_id", "source", "format", "title", "sha256", "encoding", "meta", "ja", "en", "summary_en",
         "translation_model", "translation_revision", "summarization_model", "summarization_revision",
     ]  # fmt: skip
     assert documents["doc_id"] == ["a", "b"]
+    assert (documents["format"], documents["title"], documents["meta"]) == (["txt", "txt"], [None, None], [None, None])
     assert documents["translation_model"] == ["staka/fugumt-ja-en"] * 2
     assert all(documents["summary_en"])
     assert (result.build.rows, result.build.shards) == ({"sentences": 5, "documents": 2}, {"sentences": 1, "documents": 1})

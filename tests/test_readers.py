@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ja2en import DecodeError, Document, InputError, read_documents
 from ja2en.readers import decode_bytes, normalize_text
-from ja2en.readers import list_input_files
+from ja2en.readers import SUFFIXES, list_input_files
 
 TEXT = "東京都は９日、ＤＸ推進の協定を結んだ。\n「デジタル化」を進めるという。\n"
 
@@ -85,16 +85,16 @@ def test_nfkc_turns_full_width_letters_and_digits_into_ascii() -> None:
 
 
 def test_folder_is_read_recursively_in_stable_order_with_readable_ids(tmp_path: Path) -> None:
-    for name in ["b.txt", "a/z.md", "a/c.txt", ".hidden/x.txt", "notes.pdf", "a/.DS_Store"]:
+    for name in ["b.txt", "a/z.md", "a/c.txt", ".hidden/x.txt", "notes.png", "a/.DS_Store"]:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("本文です。", encoding="utf-8")
     items = read_all(tmp_path)
     assert [doc.id for doc in items if isinstance(doc, Document)] == ["a/c", "a/z", "b"]
-    # Nothing is skipped without a word: the PDF is named (hidden files are not).
+    # Nothing is skipped without a word: the image is named (hidden files are not).
     assert [str(e) for e in items if isinstance(e, InputError)] == [
-        f"{tmp_path / 'notes.pdf'}: not a document ja2en reads (.pdf); "
-        "convert it to .txt, .md or .jsonl, or move it out of the input folder"
+        f"{tmp_path / 'notes.png'}: not a document ja2en reads (.png); "
+        f"convert it to one of {', '.join(SUFFIXES)}, or move it out of the input folder"
     ]
 
 
@@ -134,7 +134,8 @@ def test_bad_jsonl_lines_are_reported_and_the_good_ones_kept(tmp_path: Path) -> 
     assert [i.text for i in items if isinstance(i, Document)] == ["良い。"]
     assert [str(i) for i in items if isinstance(i, InputError)] == [
         f"{path}:2: not valid JSON (Expecting property name enclosed in double quotes); fix or remove the line",
-        f'{path}:3: no "text" field; each line must be an object like {{"id": ..., "text": ...}}',
+        f'{path}:3: no "text" field (it has title; choose one with --text-field); '
+        'each line must be an object like {"id": ..., "text": ...}',
         f'{path}:4: "text" must be a string, not a number',
         f'{path}:5: empty "text"; remove the line or add text',
     ]
@@ -194,3 +195,28 @@ JAPANESE = st.characters(categories=("Lo", "Nd", "Po", "Ps", "Pe", "Zs"), max_co
 def test_japanese_prose_in_legacy_encodings_is_detected_exactly(text: str, encoding: str) -> None:
     text = "これは" + text  # real documents have kana; without any, 2-byte codes are ambiguous
     assert decode_bytes(text.encode(encoding), path="x") == (text, encoding)
+
+
+def test_jsonl_text_and_id_fields_are_chosen_and_the_other_keys_kept_as_meta(tmp_path: Path, translator, expected) -> None:
+    from ja2en import translate_documents
+
+    records = tmp_path / "in" / "press.jsonl"
+    records.parent.mkdir()
+    lines = [
+        {"url": "https://example.jp/1", "body": "会議は延期された。", "no": 7, "tags": ["都政"]},
+        {"url": "https://example.jp/2", "body": "東京都は発表した。", "no": 8, "tags": []},
+    ]
+    records.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
+    result = translate_documents(
+        records.parent, output_dir=tmp_path / "out", translator=translator, summary="none", text_field="body", id_field="no"
+    )
+    documents = [json.loads(line) for line in result.files["documents"].read_text(encoding="utf-8").splitlines()]
+    assert [(d["id"], d["format"], d["meta"]) for d in documents] == [
+        ("7", "jsonl", {"url": "https://example.jp/1", "tags": ["都政"]}),
+        ("8", "jsonl", {"url": "https://example.jp/2", "tags": []}),
+    ]
+    assert [p["en"] for d in documents for p in d["pairs"]] == [expected["会議は延期された。"], expected["東京都は発表した。"]]
+    assert result.manifest["fingerprint"]["text_field"] == "body"
+    # Forgetting --text-field on the re-run is caught before anything is written.
+    with pytest.raises(InputError, match=r'no "text" field \(it has body, no, tags, url; choose one with --text-field\)'):
+        translate_documents(records.parent, output_dir=tmp_path / "out", translator=translator, summary="none", id_field="no")

@@ -107,6 +107,12 @@ GpusPerActorOption = Annotated[
 CpusPerActorOption = Annotated[
     float, typer.Option("--cpus-per-actor", min=0, help="--engine ray: CPUs per actor (its model threads).")
 ]
+TextFieldOption = Annotated[
+    str, typer.Option("--text-field", help="The column (CSV, TSV, Parquet, datasets) or JSONL key holding the text.")
+]
+IdFieldOption = Annotated[
+    str, typer.Option("--id-field", help="The column or JSONL key holding the document id (else the row number).")
+]
 ShardDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -270,6 +276,8 @@ def translate_cli(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     encoding: EncodingOption = None,
+    text_field: TextFieldOption = "text",
+    id_field: IdFieldOption = "id",
     fail_fast: FailFastOption = False,
     no_cache: NoCacheOption = False,
     force: ForceOption = False,
@@ -295,7 +303,8 @@ def translate_cli(
         model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
         backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
-        encoding=encoding, force=force, append=append, fail_fast=fail_fast, parquet=parquet,
+        encoding=encoding, text_field=text_field, id_field=id_field, force=force, append=append, fail_fast=fail_fast,
+        parquet=parquet,
     )  # fmt: skip
     for name in options.model_names():
         if warning := license_warning(name):

@@ -42,7 +42,7 @@ def assemble(
 ) -> TranslatedDocument:
     """Pair each Japanese sentence with its translation and rebuild the English text by paragraph."""
     pairs = tuple(
-        SentencePair(s.paragraph, s.sentence, s.start, s.end, s.ja, t.en, t.score, t.flags)
+        SentencePair(s.paragraph, s.sentence, s.start, s.end, s.ja, t.en, t.score, t.flags, document.locator(s.paragraph))
         for s, t in zip(sentences, translations, strict=True)
     )
     paragraphs: dict[int, list[str]] = {}
@@ -59,6 +59,9 @@ def assemble(
         summary=summary,
         models=models,
         summary_ja=summary_ja,
+        format=document.format,
+        title=document.title,
+        meta=document.meta,
     )
 
 

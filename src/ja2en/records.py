@@ -19,6 +19,14 @@ class Document:
     sha256: str  # of the source bytes (the file, or the JSONL line)
     encoding: str  # as detected or forced: utf-8, utf-8-sig, cp932, euc-jp, iso-2022-jp
     text: str  # every sentence offset points into this string
+    format: str = "txt"  # the reader that made it: txt, md, jsonl, html, pdf, docx, epub, csv, tsv, parquet...
+    title: str | None = None  # the source's own title (an HTML <title>, a PDF's or EPUB's metadata)
+    locators: tuple[str, ...] = ()  # where each paragraph is in the source ("page 2", "table 1, row 3, cell 2"), when known
+    meta: dict[str, Any] | None = None  # what else the source says of it (a table row's other columns, a page's lang)
+
+    def locator(self, paragraph: int) -> str | None:
+        """Where paragraph number `paragraph` is in the source, when the reader knows."""
+        return self.locators[paragraph] if paragraph < len(self.locators) and self.locators[paragraph] else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class SentencePair:
     en: str
     score: float | None = None
     flags: tuple[str, ...] = ()
+    locator: str | None = None  # where its paragraph is in the source (page, element, cell, row)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +75,7 @@ class SentencePair:
             # which differs with the batch a sentence was decoded in.
             "score": None if self.score is None else round(self.score, 4),
             "flags": list(self.flags),
+            "locator": self.locator,
         }
 
 
@@ -107,6 +117,9 @@ class TranslatedDocument:
     summary: Summary | None  # of the English translation (--summary en/both)
     models: dict[str, str] = field(default_factory=dict)
     summary_ja: Summary | None = None  # of the Japanese source, with its translation (--summary ja/both)
+    format: str = "txt"
+    title: str | None = None
+    meta: dict[str, Any] | None = None
 
     @property
     def num_paragraphs(self) -> int:
@@ -116,8 +129,11 @@ class TranslatedDocument:
         return {
             "id": self.id,
             "source": self.source,
+            "format": self.format,
             "sha256": self.sha256,
             "encoding": self.encoding,
+            "title": self.title,
+            "meta": self.meta,
             "num_paragraphs": self.num_paragraphs,
             "num_sentences": len(self.pairs),
             "pairs": [p.to_dict() for p in self.pairs],
@@ -136,6 +152,9 @@ class TranslatedDocument:
 def sentence_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The flat parallel-corpus view of a document record: one row per sentence pair."""
     return [
-        {"doc_id": record["id"], "paragraph": p["paragraph"], "sentence": p["sentence"], "ja": p["ja"], "en": p["en"]}
+        {
+            "doc_id": record["id"], "paragraph": p["paragraph"], "sentence": p["sentence"], "ja": p["ja"], "en": p["en"],
+            "locator": p.get("locator"),
+        }  # fmt: skip
         for p in record["pairs"]
     ]

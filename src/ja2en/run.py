@@ -41,7 +41,7 @@ from .index import CHANGED, SEEN, RunIndex
 from .journal import FolderPlan, Journal, plan_folder
 from .process import DocumentProcessor
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .readers import iter_input_files, read_file
+from .readers import ReadOptions, iter_input_files, read_file
 from .records import Document, Sentence, TranslatedDocument
 from .segment import segment_document
 from .summarize import Summarizer
@@ -112,7 +112,9 @@ class RunOptions:
     `summary`: "en" summarizes the English translation with `summarizer_model`; "ja"
     summarizes the Japanese with `ja_summarizer_model`, then translates that summary;
     "both"; "none". `cache`: True for the default translation cache, a path for another,
-    False for none. `force` replaces a folder made with other settings or inputs;
+    False for none. `text_field` and `id_field` name the text and id columns of tables
+    (CSV, TSV, Parquet, saved datasets) and keys of JSONL records. `force` replaces a
+    folder made with other settings or inputs;
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
     first bad document; `parquet` also writes documents.parquet and sentences.parquet.
     """
@@ -130,6 +132,8 @@ class RunOptions:
     cache: bool | Path | str = True
     trust_remote_code: bool = False
     encoding: str | None = None
+    text_field: str = "text"
+    id_field: str = "id"
     force: bool = False
     append: bool = False
     fail_fast: bool = False
@@ -169,6 +173,17 @@ class RunOptions:
         return [self.model] + [self.summarizer_model] * self.summarizes_english + [
             self.ja_summarizer_model
         ] * self.summarizes_japanese
+
+    def reading(self) -> ReadOptions:
+        """How the inputs are read."""
+        return ReadOptions(encoding=self.encoding, text_field=self.text_field, id_field=self.id_field)
+
+    def input_fingerprint(self) -> dict[str, Any]:
+        """The reading settings that decide outputs, for the fingerprint (the fields only when not the default,
+        so folders made before they existed still resume)."""
+        defaults = RunOptions()
+        fields = {"text_field": self.text_field, "id_field": self.id_field}
+        return {"encoding": self.encoding, **{k: v for k, v in fields.items() if v != getattr(defaults, k)}}
 
     def loading(self) -> dict[str, Any]:
         """What every model of the run is loaded with."""
@@ -250,7 +265,7 @@ def plan_inputs(
     for found in list_inputs(inputs, output, index.file_set()):
         if not isinstance(found, InputError):
             files += 1
-        for item in [found] if isinstance(found, InputError) else read_file(*found, encoding=options.encoding):
+        for item in [found] if isinstance(found, InputError) else read_file(*found, options=options.reading()):
             if isinstance(item, Document):
                 first = index.plan(item.id, item.sha256, item.source, len(segment_document(item)))
                 item = repeated_id(item.source, item.id, first) if first is not None else item
@@ -278,7 +293,7 @@ def read_planned(
     for found in list_inputs(inputs, output, index.file_set(), warn=False):
         if isinstance(found, InputError):
             continue
-        for item in read_file(*found, encoding=options.encoding):
+        for item in read_file(*found, options=options.reading()):
             if not isinstance(item, Document):
                 continue
             planned = index.planned(item.id)
@@ -317,7 +332,9 @@ def nothing_to_translate(errors: Sequence[Ja2enError], inputs: Sequence[Path | s
     if errors:
         return InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]}")
     shown = ", ".join(display_path(p) for p in inputs)
-    return InputError(f"{shown}: no .txt, .md or .jsonl documents found; check the path")
+    from .readers import SUFFIXES
+
+    return InputError(f"{shown}: no documents ja2en reads found ({' '.join(SUFFIXES)}); check the path")
 
 
 def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
@@ -502,7 +519,7 @@ class _LocalRun:
         """Resume, translate what is left, and finish the folder."""
         options = self.options
         described = describe_models(translator, summarizer, ja_summarizer)
-        fingerprint = {"ja2en": versions()["ja2en"], "encoding": options.encoding, **described["fingerprint"]}
+        fingerprint = {"ja2en": versions()["ja2en"], **options.input_fingerprint(), **described["fingerprint"]}
         with Journal(output, fingerprint, force=options.force, index=self.index) as journal:
             resumed, self.sentences_done = self.index.planned_done()
             manifest = run_manifest(self.plan, options, summarized=bool(summarizer or ja_summarizer), models=described["settings"])
@@ -559,7 +576,10 @@ def run_manifest(
         "ja2en_version": versions()["ja2en"],
         "inputs": list(plan.inputs),
         "input_roots": list(plan.roots),
-        "settings": {"encoding": options.encoding, "summary": options.summary if summarized else None},
+        "settings": {
+            "encoding": options.encoding, "text_field": options.text_field, "id_field": options.id_field,
+            "summary": options.summary if summarized else None,
+        },  # fmt: skip
         "models": models,
         "versions": versions(),
         **extra,

@@ -152,7 +152,9 @@ def card_body(
         model_rows="\n".join(model_rows),
         software=", ".join(f"{k} {v}" for k, v in versions.items()),
         extra_columns=(", plus `score` (mean token log-probability)" if "score" in columns else "")
-        + (" and `flags`" if "flags" in columns else ""),
+        + (" and `flags`" if "flags" in columns else "")
+        + (", and `locator` (where the pair's paragraph is in its source: page, element, cell, row)"
+           if "locator" in columns else ""),
         documents=counts["documents"],
         kept=counts["filter"]["kept"],
         pairs=counts["filter"]["pairs"],
@@ -201,9 +203,10 @@ Software: {software}.
 
 - `sentences`: one row per aligned pair: `doc_id`, `paragraph`, `sentence` (0-based, within
   the paragraph) and `translation` (`{{"ja": ..., "en": ...}}`){extra_columns}.
-- `documents`: one row per document: `doc_id`, `source`, `sha256` of the source bytes,
-  `encoding`, the full `ja` and `en` text (one line per paragraph), `summary_en`, and the
-  models used.
+- `documents`: one row per document: `doc_id`, `source`, its `format` (txt, html, pdf,
+  docx, csv...) and `title`, `sha256` of the source bytes, `encoding`, `meta` (a JSON object:
+  a table row's other columns, a page's language), the full `ja` and `en` text (one line
+  per paragraph), `summary_en`, and the models used.
 
 ## Counts
 

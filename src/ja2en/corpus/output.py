@@ -37,6 +37,7 @@ class PairRow:
     en: str
     score: float | None = None  # mean token log-probability, when the run recorded one
     flags: tuple[str, ...] = ()  # quality flags, when the run recorded them
+    locator: str | None = None  # where its paragraph is in the source (page, element, cell, row), when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,7 @@ def pairs_of(documents: Iterable[dict[str, Any]], where: Path | str = "documents
                     en=pair["en"],
                     score=pair.get("score"),
                     flags=tuple(pair.get("flags") or ()),
+                    locator=pair.get("locator"),
                 )
         except (KeyError, TypeError) as exc:
             raise InputError(

@@ -75,9 +75,11 @@ def _features(columns: set[str], with_summary_ja: bool) -> dict[str, Any]:
         sentences["score"] = Value("float64")
     if "flags" in columns:
         sentences["flags"] = List(Value("string"))
+    if "locator" in columns:
+        sentences["locator"] = Value("string")
     documents = {
         name: Value("string")
-        for name in ["doc_id", "source", "sha256", "encoding", "ja", "en", "summary_en"]
+        for name in ["doc_id", "source", "format", "title", "sha256", "encoding", "meta", "ja", "en", "summary_en"]
         + (["summary_ja", "summary_ja_en"] if with_summary_ja else [])
         + ["translation_model", "translation_revision", "summarization_model", "summarization_revision"]
         + (["ja_summarization_model", "ja_summarization_revision"] if with_summary_ja else [])
@@ -90,8 +92,12 @@ def _document_row(doc: dict[str, Any], with_summary_ja: bool, inputs: list[str])
     row = {
         "doc_id": doc["id"],
         "source": published_source(doc["source"], inputs),
+        "format": doc.get("format", "txt"),
+        "title": doc.get("title"),
         "sha256": doc["sha256"],
         "encoding": doc["encoding"],
+        # A JSON object as text: each table's own columns, which no one schema can hold.
+        "meta": json.dumps(doc["meta"], ensure_ascii=False) if doc.get("meta") is not None else None,
         "ja": doc["ja"],
         "en": doc["en"],
         "summary_en": doc.get("summary_en"),
@@ -209,7 +215,7 @@ def _write_build(
     for doc in output.documents():
         with_summary_ja = with_summary_ja or doc.get("summary_ja") is not None
         for pair in doc["pairs"]:
-            columns.update(key for key in ("score", "flags") if pair.get(key) is not None)
+            columns.update(key for key in ("score", "flags", "locator") if pair.get(key) is not None)
     features = _features(columns, with_summary_ja)
 
     counts = FilterCounts()
@@ -221,6 +227,7 @@ def _write_build(
             "translation": {"ja": row.ja, "en": row.en},
             **({"score": row.score} if "score" in columns else {}),
             **({"flags": list(row.flags)} if "flags" in columns else {}),
+            **({"locator": row.locator} if "locator" in columns else {}),
         }
         for row in select_pairs(output, pair_filter, counts)
     )

@@ -134,7 +134,7 @@ def translate_on_ray(
             with ray_data_execution(source.context):
                 rows = source.map_batches(
                     read_files, batch_format="pyarrow", batch_size=FILES_PER_READ_TASK,
-                    fn_kwargs={"encoding": options.encoding}, **task_retry_options(task_retries),
+                    fn_kwargs={"options": options.reading()}, **task_retry_options(task_retries),
                 ).materialize()  # fmt: skip
             run = _RayRun(ray, rows, loaders, engine, options, output, index, progress, started, started_at)
             return run.execute([display_path(p) for p in paths], table.num_rows, unlisted)
@@ -316,7 +316,7 @@ class _RayRun:
         )
         described = get(self.ray, describe.remote(self.loaders))
         self.timings["load_s"] = time.perf_counter() - loading
-        fingerprint = {"ja2en": versions()["ja2en"], "encoding": self.options.encoding, **described["fingerprint"]}
+        fingerprint = {"ja2en": versions()["ja2en"], **self.options.input_fingerprint(), **described["fingerprint"]}
         journal = Journal(self.output, fingerprint, force=self.options.force, index=self.index)
         engine_settings = {k: v for k, v in dataclasses.asdict(engine).items() if k != "shard_dir"}
         manifest = run_manifest(

@@ -22,7 +22,7 @@ from ..errors import DocumentError, InputError
 from ..journal import ShardWriter, encode_document
 from ..process import DocumentProcessor
 from ..run import RunOptions, describe_models
-from ..readers import read_file
+from ..readers import ReadOptions, read_file
 from ..records import Document, Sentence
 from ..segment import segment_document
 from ..summarize import Summarizer
@@ -95,7 +95,10 @@ def _schema(*fields: tuple[str, str]) -> Any:
 READ_FIELDS = (
     ("file", "int"), ("item", "int"), ("id", "str"), ("source", "str"), ("sha256", "str"), ("encoding", "str"),
     ("text", "str"), ("sentences", "str"), ("num_sentences", "int"), ("error_type", "str"), ("error", "str"),
+    ("extras", "str"),
 )  # fmt: skip
+# The Document fields beside the text that only some formats fill, as one JSON column.
+_EXTRAS = ("format", "title", "locators", "meta")
 # One receipt per document: where the actor wrote its line (shard, offset, length), or its
 # DocumentError's message. The document itself never travels back to the driver.
 RESULT_FIELDS = (
@@ -117,11 +120,12 @@ def _document_row(document: Document, file: int, item: int) -> dict[str, Any]:
         "encoding": document.encoding, "text": document.text, "num_sentences": len(sentences),
         "sentences": json.dumps([[s.paragraph, s.sentence, s.start, s.end] for s in sentences]),
         "error_type": "", "error": "",
+        "extras": json.dumps({name: getattr(document, name) for name in _EXTRAS}, ensure_ascii=False),
     }  # fmt: skip
 
 
 def _error_row(error: Exception, file: int, item: int) -> dict[str, Any]:
-    empty = dict.fromkeys(("id", "source", "sha256", "encoding", "text", "sentences"), "")
+    empty = dict.fromkeys(("id", "source", "sha256", "encoding", "text", "sentences", "extras"), "")
     return {
         **empty,
         "file": file,
@@ -132,11 +136,11 @@ def _error_row(error: Exception, file: int, item: int) -> dict[str, Any]:
     }
 
 
-def read_files(batch: Any, *, encoding: str | None) -> Any:
+def read_files(batch: Any, *, options: ReadOptions) -> Any:
     """Ray task: files (file, path, root) → one row per document or unreadable input, segmented."""
     rows = []
     for file, path, root in zip(*(batch[name].to_pylist() for name in ("file", "path", "root")), strict=True):
-        for item, found in enumerate(read_file(Path(os.fsdecode(path)), Path(os.fsdecode(root)), encoding=encoding)):
+        for item, found in enumerate(read_file(Path(os.fsdecode(path)), Path(os.fsdecode(root)), options=options)):
             rows.append(
                 _error_row(found, file, item) if isinstance(found, InputError) else _document_row(found, file, item)
             )
@@ -144,12 +148,23 @@ def read_files(batch: Any, *, encoding: str | None) -> Any:
 
 
 def segment_documents(batch: Any) -> Any:
-    """Ray task: rows with Document fields → the same rows as read_files gives, segmented."""
-    fields = ("id", "source", "sha256", "encoding", "text")
+    """Ray task: rows with Document fields → the same rows as read_files gives, segmented.
+
+    `format`, `title`, `locators` and `meta` are taken when the rows have them (format
+    "dataset" when not)."""
+    fields = ("id", "source", "sha256", "encoding", "text") + tuple(f for f in _EXTRAS if f in batch.column_names)
     rows = [
         dict(zip(fields, values, strict=True)) for values in zip(*(batch[f].to_pylist() for f in fields), strict=True)
     ]
-    return _table([_document_row(Document(**row), 0, 0) for row in rows], READ_FIELDS)
+    return _table([_document_row(_document(row), 0, 0) for row in rows], READ_FIELDS)
+
+
+def _document(row: dict[str, Any]) -> Document:
+    """A Document from a row of its fields (the optional ones may be missing or null)."""
+    return Document(
+        row["id"], row["source"], row["sha256"], row["encoding"], row["text"], format=row.get("format") or "dataset",
+        title=row.get("title"), locators=tuple(row.get("locators") or ()), meta=row.get("meta"),
+    )  # fmt: skip
 
 
 def keep_ids(batch: Any, *, ids: Any) -> Any:
@@ -171,7 +186,7 @@ class TranslateBatch:
     def __call__(self, batch: Any) -> Any:
         segmented = []
         for row in batch.to_pylist():
-            document = Document(row["id"], row["source"], row["sha256"], row["encoding"], row["text"])
+            document = _document({**row, **json.loads(row["extras"])})
             spans = json.loads(row["sentences"])
             sentences = [Sentence(p, s, start, end, document.text[start:end]) for p, s, start, end in spans]
             segmented.append((document, sentences))
