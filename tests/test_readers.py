@@ -220,3 +220,28 @@ def test_jsonl_text_and_id_fields_are_chosen_and_the_other_keys_kept_as_meta(tmp
     # Forgetting --text-field on the re-run is caught before anything is written.
     with pytest.raises(InputError, match=r'no "text" field \(it has body, no, tags, url; choose one with --text-field\)'):
         translate_documents(records.parent, output_dir=tmp_path / "out", translator=translator, summary="none", id_field="no")
+
+
+def test_a_dataset_saved_on_disk_inside_the_input_folder_is_read_as_one_input(tmp_path: Path, translator, expected) -> None:
+    import datasets
+
+    from ja2en import translate_documents
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("株価は大幅に下落した。\n", encoding="utf-8")
+    rows = {"id": ["r1", "r2"], "text": ["会議は延期された。", "東京都は発表した。"], "url": ["u1", "u2"]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(inputs / "saved"))
+    result = translate_documents(inputs, output_dir=tmp_path / "out", translator=translator, summary="none")
+    assert result.errors == ()
+    documents = [json.loads(line) for line in result.files["documents"].read_text(encoding="utf-8").splitlines()]
+    assert [(d["id"], d["format"], d["meta"]) for d in documents] == [
+        ("a", "txt", None), ("r1", "dataset", {"url": "u1"}), ("r2", "dataset", {"url": "u2"})
+    ]  # fmt: skip
+    assert [p["en"] for d in documents for p in d["pairs"]] == [
+        expected[ja] for ja in ("株価は大幅に下落した。", "会議は延期された。", "東京都は発表した。")
+    ]
+    assert documents[1]["pairs"][0]["locator"] == "row 1"
+    # The dataset folder itself can be the input too.
+    alone = translate_documents(inputs / "saved", output_dir=tmp_path / "alone", translator=translator, summary="none")
+    assert (alone.documents, alone.errors) == (2, ())

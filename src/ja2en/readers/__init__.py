@@ -22,6 +22,10 @@ READERS: dict[str, str] = {
     ".txt": "text:read_text_file",
     ".md": "text:read_text_file",
     ".jsonl": "jsonl:read_jsonl_file",
+    ".docx": "docx:read_docx_file",
+    ".csv": "tables:read_csv_file",
+    ".tsv": "tables:read_tsv_file",
+    ".parquet": "tables:read_parquet_file",
 }
 SUFFIXES = tuple(READERS)
 
@@ -60,6 +64,11 @@ def read_file(
     `options` (a ReadOptions) says more than `encoding` alone: the text and id fields of tables.
     """
     options = options or ReadOptions(encoding=encoding)
+    if path.is_dir():  # the walk only gives folders that are saved datasets
+        from .dataset import read_saved_dataset
+
+        yield from read_saved_dataset(path, root, options)
+        return
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError, display_path
 from ..writers import LOCK_FILE, MANIFEST_FILE
+from .dataset import is_saved_dataset
 
 def is_output_folder(folder: Path | str) -> bool:
     """Whether `folder` holds the outputs of a ja2en run (its lock file or manifest)."""
@@ -56,6 +57,9 @@ def _walk(folder: Path, exclude: set[str], skipped: list[str]) -> Iterator[Path 
         if path != folder and (real in exclude or is_output_folder(path)):
             if real not in exclude or (path / MANIFEST_FILE).exists():  # not a run's own folder, still empty
                 skipped.append(display_path(path))
+            continue
+        if path != folder and is_saved_dataset(path):
+            yield path  # a dataset saved with save_to_disk: one input, read as a table
             continue
         try:
             stack.append(iter(_sorted_entries(path)))
@@ -112,12 +116,18 @@ def iter_input_files(
         path = Path(raw)
         if path.is_dir() and os.path.realpath(path) in excluded:
             yield InputError(f"{display_path(path)}: is the output folder too; write the outputs to another folder with -o")
+        elif path.is_dir() and is_saved_dataset(path):
+            if new(path):
+                yield path, path.parent
         elif path.is_dir():
             for item in _walk(path, excluded, skipped):
                 if isinstance(item, InputError):
                     yield item
                 elif item.is_symlink() and not item.exists():
                     yield _broken_link(item)
+                elif item.is_dir():  # a saved dataset (the walk yields no other folder)
+                    if new(item):
+                        yield item, path
                 elif not readable(item):
                     yield InputError(
                         f"{display_path(item)}: not a document ja2en reads ({item.suffix or 'no suffix'}); "
