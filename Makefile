@@ -12,12 +12,12 @@ BIN := $(VENV)/bin
 $(BIN)/.ja2en-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,formats]"
 	touch $@
 
 # The tests also cover --engine ray, so they need the ray extra; `make translate` does not.
 $(BIN)/.ja2en-ray-installed: $(BIN)/.ja2en-installed
-	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[test,formats,ray]"
 	touch $@
 
 setup: $(BIN)/.ja2en-installed

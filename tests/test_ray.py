@@ -309,3 +309,30 @@ def test_without_ray_the_engine_says_how_to_install_it(no_ray, tmp_path: Path) -
 def test_without_ray_the_cli_prints_one_line_with_the_install_command(no_ray, tmp_path: Path) -> None:
     result = runner.invoke(app, ["translate", str(tmp_path), "--engine", "ray"])
     assert (result.exit_code, result.stdout, result.stderr) == (3, "", f"error: {MISSING_RAY}\n")
+
+
+def test_tables_web_pages_and_word_files_read_in_ray_tasks_as_in_a_single_process(
+    ray, tmp_path: Path, corpus, translator, tiny_marian: Path
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    sentences = [ja for ja, _ in corpus]
+    (inputs / "rows.csv").write_text(
+        "id,body,url\n" + "".join(f"r{i},{sentences[i]},https://example.jp/{i}\n" for i in range(3)), encoding="utf-8"
+    )
+    (inputs / "page.html").write_text(
+        f'<html lang="ja"><head><title>お知らせ</title></head><body><nav><a href="/">トップ</a></nav>'
+        f"<article><h1>{sentences[3]}</h1><p>{sentences[4]}</p><p>{sentences[5]}</p></article></body></html>",
+        encoding="utf-8",
+    )
+    healthy = Loaders(functools.partial(Translator, str(tiny_marian), **TRANSLATOR))
+
+    result = translate_on_ray(inputs, output_dir=tmp_path / "ray", loaders=healthy, text_field="body")
+
+    translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summary="none", text_field="body")
+    assert files(tmp_path / "ray") == files(tmp_path / "single")
+    documents = read_jsonl(result.files["documents"])
+    assert [d["format"] for d in documents] == ["html", "csv", "csv", "csv"]
+    assert [d["pairs"][0]["locator"] for d in documents[1:]] == ["row 1", "row 2", "row 3"]
+    assert documents[1]["meta"] == {"url": "https://example.jp/0"}
+    assert all(p["locator"] for d in documents for p in d["pairs"])

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 import ja2en
 from ja2en.readers import ReadOptions, read_file
@@ -75,12 +74,6 @@ def text_box(text: str) -> str:
         f'<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{content}</w:drawing></mc:Choice>'
         f"<mc:Fallback><w:pict>{content}</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
     )
-
-
-@pytest.fixture(autouse=True)
-def docx_readers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until readers/__init__.py registers the suffix itself.
-    monkeypatch.setitem(ja2en.readers.READERS, ".docx", "docx:read_docx_file")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

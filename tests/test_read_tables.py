@@ -19,13 +19,6 @@ from ja2en.readers import ReadOptions, read_file
 from ja2en.readers.dataset import is_saved_dataset, read_saved_dataset
 
 
-@pytest.fixture(autouse=True)
-def table_readers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until readers/__init__.py registers the suffixes itself.
-    for suffix in ("csv", "tsv", "parquet"):
-        monkeypatch.setitem(ja2en.readers.READERS, f".{suffix}", f"tables:read_{suffix}_file")
-
-
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
