@@ -25,6 +25,7 @@ READERS: dict[str, str] = {
     ".html": "html:read_html_file",
     ".htm": "html:read_html_file",
     ".epub": "epub:read_epub_file",
+    ".pdf": "pdf:read_pdf_file",
     ".docx": "docx:read_docx_file",
     ".csv": "tables:read_csv_file",
     ".tsv": "tables:read_tsv_file",
