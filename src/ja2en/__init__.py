@@ -24,6 +24,7 @@ from .errors import (
     PublishError,
     RunInterrupted,
 )
+from .corpus.report import write_report
 from .evaluate import EvalReport, evaluate
 from .models.presets import DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import read_documents
@@ -83,4 +84,5 @@ __all__ = [
     "translate_dataset",
     "translate_documents",
     "translate_on_ray",
+    "write_report",
 ]

@@ -27,6 +27,7 @@ from .run import Progress, RunOptions, RunResult, translate_documents
 from .corpus.export import FORMATS, export_corpus
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, license_warning
 from .corpus.publish import publish
+from .corpus.report import write_report
 from .models.store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
 from .references import read_references
@@ -120,6 +121,9 @@ ShardDirOption = Annotated[
         help="--engine ray: where actors write finished documents before the driver copies them "
         "(default: inside the output folder; on several machines, a path all of them reach).",
     ),
+]
+ReportOption = Annotated[
+    bool, typer.Option("--report", help="Also write report.html, a page to review the run in a browser.")
 ]
 ParquetOption = Annotated[bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")]
 
@@ -290,6 +294,7 @@ def translate_cli(
     cpus_per_actor: CpusPerActorOption = 1.0,
     shard_dir: ShardDirOption = None,
     parquet: ParquetOption = False,
+    report: ReportOption = False,
 ) -> None:
     """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
 
@@ -304,7 +309,7 @@ def translate_cli(
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
         backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
         encoding=encoding, text_field=text_field, id_field=id_field, force=force, append=append, fail_fast=fail_fast,
-        parquet=parquet,
+        parquet=parquet, report=report,
     )  # fmt: skip
     for name in options.model_names():
         if warning := license_warning(name):
@@ -323,9 +328,11 @@ def translate_cli(
         _echo_error(message)
     failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
     notes = "".join(f", {note}" for note in result.notes())
+    written = ", ".join(path.name for name, path in result.files.items() if name != "report")
+    report_at = f"; review it in {display_path(result.files['report'])}" if "report" in result.files else ""
     typer.echo(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
-        f"{failed}{notes} → {display_path(result.output_dir)}/ ({', '.join(path.name for path in result.files.values())})"
+        f"{failed}{notes} → {display_path(result.output_dir)}/ ({written}){report_at}"
     )
     if result.errors:
         raise typer.Exit(2)
@@ -424,6 +431,19 @@ def export_cli(
         f"Exported {result.counts.kept} pairs{_dropped(result.counts)}{replaced} → "
         + ", ".join(str(path) for path in result.files)
     )
+
+
+@app.command("report")
+@_report_errors
+def report_cli(
+    output_dir: Annotated[Path, typer.Argument(help="A `ja2en translate` output folder, finished or not.")],
+    destination: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The HTML file to write; default OUTPUT_DIR/report.html.")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page to review a run: scores, flags, documents side by side, errors."""
+    path = write_report(output_dir, destination)
+    typer.echo(f"Report → {display_path(path)} (open it in a browser; it needs no network)")
 
 
 @app.command("eval")

@@ -38,7 +38,7 @@ from typing import Any
 from .errors import InputError, OutputError, display_path
 from .index import RunIndex
 from .records import TranslatedDocument, sentence_rows
-from .writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE, dump_line, prepare_output_dir, write_json_atomic
+from .writers import DOCUMENTS_FILE, MANIFEST_FILE, REPORT_FILE, SENTENCES_FILE, dump_line, prepare_output_dir, write_json_atomic
 
 ERRORS_FILE = "errors.jsonl"
 _OUTPUT_FILES = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE)
@@ -270,6 +270,7 @@ class Journal:
             )
         for name in existing:
             (self.folder / name).unlink()
+        (self.folder / REPORT_FILE).unlink(missing_ok=True)  # it showed the run being replaced
         return True
 
     def _cut_torn_tail(self) -> None:

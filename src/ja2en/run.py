@@ -116,7 +116,8 @@ class RunOptions:
     (CSV, TSV, Parquet, saved datasets) and keys of JSONL records. `force` replaces a
     folder made with other settings or inputs;
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
-    first bad document; `parquet` also writes documents.parquet and sentences.parquet.
+    first bad document; `parquet` also writes documents.parquet and sentences.parquet;
+    `report` also writes report.html, the page to review the run in a browser.
     """
 
     model: str = DEFAULT_TRANSLATION_MODEL
@@ -138,6 +139,7 @@ class RunOptions:
     append: bool = False
     fail_fast: bool = False
     parquet: bool = False
+    report: bool = False
 
     def __post_init__(self) -> None:
         if self.summary not in SUMMARY_MODES:
@@ -538,7 +540,7 @@ class _LocalRun:
             self.timings["write_s"] = write_seconds
             cache_hits = translator.cache.hits - hits_before if translator.cache else 0
             result = finish_run(
-                journal, self.plan, manifest, self.errors, parquet=options.parquet,
+                journal, self.plan, manifest, self.errors, parquet=options.parquet, report=options.report,
                 input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,
                 started=self.started, started_at=self.started_at,
             )  # fmt: skip
@@ -593,6 +595,7 @@ def finish_run(
     errors: Sequence[Ja2enError | dict[str, str]],
     *,
     parquet: bool,
+    report: bool = False,
     input_files: int,
     resumed: int,
     cache_hits: int,
@@ -628,6 +631,10 @@ def finish_run(
     files, final = journal.finish(records, manifest, this_run, keep_others=plan.append)
     if parquet:
         files |= {f"{name}_parquet": write_parquet(files[name]) for name in ("documents", "sentences")}
+    if report:
+        from .corpus.report import write_report
+
+        files["report"] = write_report(journal.folder)
     return RunResult(
         output_dir=journal.folder,
         files=files,

@@ -21,6 +21,7 @@ from .errors import OutputError, display_path
 DOCUMENTS_FILE = "documents.jsonl"
 SENTENCES_FILE = "sentences.jsonl"
 MANIFEST_FILE = "manifest.json"
+REPORT_FILE = "report.html"  # the page to review a run (corpus/report.py)
 LOCK_FILE = ".ja2en.lock"  # hidden, so an output folder inside an input folder never reads it
 
 

@@ -279,7 +279,8 @@ class _RayRun:
             cache_hits = self.translate(journal)
             self.timings["translate_and_summarize_s"] = time.perf_counter() - work
             result = finish_run(
-                journal, plan, manifest, self.errors, parquet=self.options.parquet, input_files=input_files,
+                journal, plan, manifest, self.errors, parquet=self.options.parquet, report=self.options.report,
+                input_files=input_files,
                 resumed=resumed, cache_hits=cache_hits, timings=self.timings, started=self.started,
                 started_at=self.started_at,
             )  # fmt: skip
