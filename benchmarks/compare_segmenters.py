@@ -1,10 +1,17 @@
-"""Compare ja2en.segment with pysbd and ja-sentence-segmenter on labelled tricky cases.
+"""Compare ja2en.segment with pysbd and ja-sentence-segmenter on labelled paragraphs.
 
-Run from the repo root:  PYTHONPATH=src .venv/bin/python benchmarks/compare_segmenters.py
+Run from the repo root (needs the `compare` extra):
+    PYTHONPATH=src .venv/bin/python benchmarks/compare_segmenters.py
 
-The labelled cases live in tests/test_segment.py (LABELLED_CASES) so the test suite
-and this comparison always use the same set.  For every segmenter we report:
-  * exact: the stripped, non-empty output sentences equal the expected list;
+The labelled paragraphs live in tests/data/segmentation.jsonl, one JSON object a line:
+{"text": paragraph, "sentences": [expected, ...], "genre": ...}.  tests/test_segment.py
+asserts every one of them, so the test suite and this comparison use the same set.  The
+genres are "edge case" (punctuation runs, URLs, abbreviations, brackets) and paragraphs
+shaped like ordinances, press releases, news, reports and interviews -- with many a 。
+inside brackets mid-sentence, and near misses where the sentence does end after the bracket.
+For every segmenter we report:
+  * exact: the stripped, non-empty output sentences equal the expected list (overall
+    and per genre);
   * lossless: the outputs can be found in the paragraph in order, separated only
     by whitespace (nothing dropped, added or altered);
   * time on a few long paragraphs (linear vs. super-linear behaviour).
@@ -13,7 +20,7 @@ and this comparison always use the same set.  For every segmenter we report:
 from __future__ import annotations
 
 import functools
-import importlib.util
+import json
 import sys
 import time
 import unicodedata
@@ -31,13 +38,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from ja2en.segment import split_sentences  # noqa: E402
 
 
-def _load_cases() -> list[tuple[str, list[str]]]:
-    """LABELLED_CASES from tests/test_segment.py (tests/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("_segment_cases", ROOT / "tests" / "test_segment.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.LABELLED_CASES
+LABELLED_SET = ROOT / "tests" / "data" / "segmentation.jsonl"
+
+
+def _load_rows() -> list[dict]:
+    """The labelled paragraphs: {"text", "sentences", "genre"} per line."""
+    lines = LABELLED_SET.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _pysbd() -> Callable[[str], list[str]]:
@@ -98,28 +105,48 @@ LONG_INPUTS = {
 }
 
 
+def _nfkc(row: dict) -> dict:
+    """The row as the ja2en pipeline sees it: text and expected sentences NFKC-normalized."""
+    text = unicodedata.normalize("NFKC", row["text"])
+    return {**row, "text": text, "sentences": [unicodedata.normalize("NFKC", s).strip() for s in row["sentences"]]}
+
+
+def _score(segment: Callable[[str], list[str]], rows: list[dict]) -> tuple[list, list]:
+    """(failures, lossy): the rows segmented wrongly, and those whose text was lost or altered."""
+    failures, lossy = [], []
+    for row in rows:
+        got = segment(row["text"])
+        if [s.strip() for s in got if s.strip()] != row["sentences"]:
+            failures.append((row, got))
+        if not lossless(row["text"], got):
+            lossy.append((row, got))
+    return failures, lossy
+
+
 def main() -> None:
-    cases = _load_cases()
-    # Also run the NFKC form of every case: that is what the ja2en pipeline feeds in.
-    nfkc = [(unicodedata.normalize("NFKC", p), [unicodedata.normalize("NFKC", s).strip() for s in e]) for p, e in cases]
-    nfkc = [c for c in nfkc if c not in cases]
+    rows = _load_rows()
+    # Also the NFKC form of every row: that is what the ja2en pipeline feeds in.
+    nfkc = [_nfkc(r) for r in rows]
+    genres = sorted({r["genre"] for r in rows})
+    print(f"{len(rows)} labelled paragraphs: " + ", ".join(f"{g} {sum(r['genre'] == g for r in rows)}" for g in genres))
+    summary: dict[str, list[str]] = {}
     for name, segment in SEGMENTERS.items():
         print(f"=== {name}")
-        for label, case_set in (("labelled", cases), ("labelled, NFKC-normalized", nfkc)):
-            failures, lossy = [], []
-            for paragraph, expected in case_set:
-                got = segment(paragraph)
-                if [s.strip() for s in got if s.strip()] != expected:
-                    failures.append((paragraph, got))
-                if not lossless(paragraph, got):
-                    lossy.append((paragraph, got))
-            print(f"  {label}: exact {len(case_set) - len(failures)}/{len(case_set)}, "
-                  f"text lost/altered in {len(lossy)}/{len(case_set)}")
-            if label == "labelled":
-                for paragraph, got in failures:
-                    print(f"    FAIL {paragraph!r}\n         -> {got!r}")
-                for paragraph, got in lossy:
-                    print(f"    LOSSY {paragraph!r}\n         -> {got!r}")
+        for label, row_set in (("labelled", rows), ("labelled, NFKC-normalized", nfkc)):
+            failures, lossy = _score(segment, row_set)
+            exact = len(row_set) - len(failures)
+            print(f"  {label}: exact {exact}/{len(row_set)} ({100 * exact / len(row_set):.1f}%), "
+                  f"text lost/altered in {len(lossy)}/{len(row_set)}")
+            failed = [r["genre"] for r, _ in failures]
+            print("    by genre: " + ", ".join(
+                f"{g} {sum(r['genre'] == g for r in row_set) - failed.count(g)}/{sum(r['genre'] == g for r in row_set)}"
+                for g in genres))
+            summary.setdefault(name, []).extend(
+                [f"{exact}/{len(row_set)} ({100 * exact / len(row_set):.1f}%)", f"{len(lossy)}/{len(row_set)}"])
+            for row, got in failures:
+                print(f"    FAIL {row['text']!r}\n         -> {got!r}")
+            for row, got in lossy:
+                print(f"    LOSSY {row['text']!r}\n         -> {got!r}")
         bad_extra = [(p, segment(p)) for p in EXTRA_INPUTS if not lossless(p, segment(p))]
         print(f"  extra inputs lossless: {len(EXTRA_INPUTS) - len(bad_extra)}/{len(EXTRA_INPUTS)}")
         for p, got in bad_extra:
@@ -128,6 +155,10 @@ def main() -> None:
             start = time.perf_counter()
             segment(text)
             print(f"  {label}: {time.perf_counter() - start:.3f}s")
+    print("\n| segmenter | exact paragraphs | text lost/altered | exact after NFKC | lost/altered after NFKC |")
+    print("|---|---|---|---|---|")
+    for name, cells in summary.items():
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

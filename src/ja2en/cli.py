@@ -28,6 +28,7 @@ from .corpus.export import FORMATS, export_corpus
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, license_warning
 from .corpus.publish import publish
 from .corpus.report import write_report
+from .readers import SUFFIXES
 from .models.store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
 from .references import read_references
@@ -266,7 +267,12 @@ class _ProgressBar:
 @app.command("translate")
 @_report_errors
 def translate_cli(
-    inputs: Annotated[list[Path], typer.Argument(help="Folders and files: .txt, .md, .jsonl (a 'text' field).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help=f"Folders and files: {' '.join(SUFFIXES)}, or a saved Hugging Face dataset folder."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("outputs"),
     model: ModelOption = DEFAULT_TRANSLATION_MODEL,
     summarizer: SummarizerOption = DEFAULT_SUMMARY_MODEL,

@@ -1,15 +1,16 @@
 """Paragraph and sentence segmentation for Japanese text (pure stdlib, linear time)."""
 
-# Why our own splitter and not a library: on the 39 labelled cases in
-# benchmarks/compare_segmenters.py (shared with tests/test_segment.py) we get 39/39.
-# pysbd 0.3.4 (ja) gets 29/39: it splits runs like "！？"/"!!!", URLs at ? and !, and
-# after Inc./etc./U.S., misses "「はい。」次の文", silently drops sentences containing
-# U+222F (its internal sentinel), and is quadratic (8,000 sentences in one line: ~10 s).
-# ja-sentence-segmenter 0.3.0 (README pipeline) gets 20/39: runs of !/? and "。。。"
-# become several sentences, '.'/'．' and English sentences are never split, and its
-# normalizer alters the text in 10/39 cases (drops spaces, rewrites ！ → !, = → ＝), so
-# its sentences no longer point into the document; without the normalizer it gets 25/39.
-# Neither returns offsets, which the aligned JSONL needs.
+# Why our own splitter and not a library: on the labelled paragraphs in
+# tests/data/segmentation.jsonl (shared with tests/test_segment.py; run
+# benchmarks/compare_segmenters.py for the current scores) pysbd and
+# ja-sentence-segmenter both fall well short.  pysbd 0.3.4 (ja) splits runs like
+# "！？"/"!!!", URLs at ? and !, and after Inc./etc./U.S., misses "「はい。」次の文",
+# cuts "(…。)で構成される" in two, silently drops sentences containing U+222F (its
+# internal sentinel), and is quadratic (8,000 sentences in one line: ~10 s).
+# ja-sentence-segmenter 0.3.0 (README pipeline) turns runs of !/? and "。。。" into
+# several sentences, never splits at '.'/'．' or in English, and its normalizer alters
+# the text (drops spaces, rewrites ！ → !, = → ＝), so its sentences no longer point
+# into the document.  Neither returns offsets, which the aligned JSONL needs.
 
 from __future__ import annotations
 
@@ -27,18 +28,52 @@ _TERMINATORS = _STRONG | frozenset(".．…‥")
 _PAIRS = {
     "「": "」", "『": "』", "(": ")", "（": ")", "“": "”", "【": "】", "〔": "〕",
     "〈": "〉", "《": "》", "[": "]", "［": "]", "{": "}", "｛": "}", "〘": "〙",
-    "〖": "〗", "〝": "〟", "«": "»",
+    "〖": "〗", "〝": "〟", "«": "»", "｢": "」",
 }
-# Full-width closers are matched as their ASCII twins, so raw "（…)" still pairs.
-_CLOSE_ALIAS = {"）": ")", "］": "]", "｝": "}"}
+# Full-width (and half-width katakana-block) closers are matched as their NFKC twins,
+# so raw "（…)" and "｢…」" still pair.
+_CLOSE_ALIAS = {"）": ")", "］": "]", "｝": "}", "｣": "」"}
 _OPENERS = frozenset(_PAIRS)
 # Closing chars that stay with the sentence they follow.
 _CLOSERS = frozenset(_PAIRS.values()) | frozenset(_CLOSE_ALIAS) | frozenset("’〞")
 # ASCII quotes are closers only when nothing word-like follows them.
 _AMBIGUOUS_QUOTES = frozenset("\"'")
 _ANY_CLOSER = _CLOSERS | _AMBIGUOUS_QUOTES
-# After 「…。」 these mean the quote is embedded in a longer sentence (と言った).
-_CONTINUATION = frozenset("とっのをがにへや、，,")
+# What may follow a closing bracket/quote that comes right after a sentence-final mark
+# ("…外部。)" or "「検討中。」") decides whether the sentence goes on.  Government and
+# legal Japanese puts a 。 inside brackets mid-sentence all the time: 委員は5名(うち2名は
+# 外部。)で構成される。 is one sentence.  The sentence goes on only when the next word
+# cannot start a sentence: a particle, copula or auxiliary that attaches to the bracket.
+# Anything else -- a kanji or katakana word, an opening bracket, Latin text, a space,
+# the end of the paragraph, or a hiragana word not listed here -- starts a new sentence.
+_CONTINUATION_WORDS = (
+    # punctuation that cannot start a sentence; a terminator ends "(…。)。" itself
+    "、", "，", ",", *_TERMINATORS,
+    # case and quotative particles (と covers という/として/とする, って is colloquial と)
+    "と", "って", "の", "を", "が", "に", "へ", "や", "は", "も", "か", "より", "から", "まで",
+    # adverbial particles
+    "など", "なんて", "なら", "なの", "ほど", "くらい", "ぐらい", "だけ", "しか", "ばかり",
+    "こそ", "さえ", "すら", "のみ",
+    # copula and auxiliaries: で covers です/でし/である/であり/では; だ covers だった/だろう
+    "で", "だ", "じゃ", "ます",
+    # conjunctions that only join two parts of one sentence (legal text: A及びB, A又はB)
+    "または", "もしくは", "かつ", "ならびに", "及び", "又は", "並びに", "若しくは", "等",
+)
+# Sentence-initial words that begin like a continuation word (で→では, だ→だが,
+# も→もちろん).  They start a new sentence; the longest listed word wins, so
+# "もしくは" (or) continues while "もし" (if) starts a sentence.  Words that share no
+# prefix with a continuation word (そして, これ, それ, また, なお) need no entry:
+# unlisted words start a sentence anyway.
+_SENTENCE_OPENERS = (
+    "では、", "では,", "でも", "だが", "だから", "だけど", "だって", "じゃあ",
+    "もし", "もちろん", "もっとも", "もう", "はい、", "はい,", "はい。", "はじめに",
+    "やはり", "やがて", "やっと", "とはいえ", "ところで", "ところが", "とにかく", "ともかく",
+    "とりあえず", "とりわけ", "とくに", "とても", "かつて", "かなり", "しかし", "しかも",
+    "ならば、",
+)
+# Continuation (True) or not (False) for every listed word, looked up longest first.
+_AFTER_CLOSER = {**dict.fromkeys(_CONTINUATION_WORDS, True), **dict.fromkeys(_SENTENCE_OPENERS, False)}
+_AFTER_CLOSER_LENGTHS = sorted({len(w) for w in _AFTER_CLOSER}, reverse=True)
 # Latin abbreviations whose '.' does not end a sentence (compared lowercased).
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr vs etc inc co corp ltd no nos fig figs vol "
@@ -63,11 +98,12 @@ def _is_latin_or_digit(c: str) -> bool:
     return (c.isascii() and c.isalnum()) or ("\uff10" <= c <= "\uff5a" and c.isalnum())
 
 
-def _protected(p: str) -> tuple[bytearray, bytearray]:
-    """Mask of positions inside a matched bracket pair or URL, and mask of top-level closers."""
+def _protected(p: str) -> tuple[bytearray, bytearray, dict[int, int]]:
+    """Masks of the positions inside a bracket pair or URL and of top-level closers; each opener's closer."""
     n = len(p)
     delta = [0] * (n + 1)
     closes = bytearray(n)
+    closer_of: dict[int, int] = {}
     stack: list[tuple[int, str]] = []
     pending: dict[str, int] = {}  # closer -> number of openers waiting for it
     for i, c in enumerate(p):
@@ -90,6 +126,7 @@ def _protected(p: str) -> tuple[bytearray, bytearray]:
         delta[o + 1] += 1
         delta[i] -= 1
         closes[i] = 1
+        closer_of[o] = i
     mask = bytearray(n)
     top_closers = bytearray(n)
     depth = 0
@@ -106,7 +143,7 @@ def _protected(p: str) -> tuple[bytearray, bytearray]:
         mask[m.start():end] = b"\x01" * (end - m.start())
     for m in _NAME_RE.finditer(p):
         mask[m.start():m.end()] = b"\x01" * (m.end() - m.start())
-    return mask, top_closers
+    return mask, top_closers, closer_of
 
 
 def _skip_closers(p: str, k: int) -> int:
@@ -165,14 +202,51 @@ def _dot_ends(p: str, i: int, k: int) -> bool:
 
 
 def _continues(p: str, k: int) -> bool:
-    """True if the text at k continues the sentence despite the closers before it."""
-    return k < len(p) and (p[k] in _CONTINUATION or p[k] in _TERMINATORS)
+    """True if the text at k goes on with the sentence despite the closers before it."""
+    for length in _AFTER_CLOSER_LENGTHS:
+        word = p[k:k + length]
+        if len(word) == length and word in _AFTER_CLOSER:
+            return _AFTER_CLOSER[word]
+    return False
+
+
+def _ends_with_final_mark(p: str, i: int) -> bool:
+    """True if the closer at i follows (through more closers) a mark that ends sentences."""
+    b = i - 1
+    while b >= 0 and p[b] in _CLOSERS:
+        b -= 1
+    return b >= 0 and (p[b] in _STRONG or p[b] == "．" or (p[b] == "." and b > 0 and _is_cjk(p[b - 1])))
+
+
+def _quote_run(p: str, k: int, closer_of: dict[int, int]) -> list[int]:
+    """Candidate cuts at k and after each directly following bracket that ends in a final mark.
+
+    「A。」「B。」の二点 is one sentence and 「はい。」「いいえ。」 two: a run of such quotes
+    stands or falls together, on the word after the last one.
+    """
+    run = [k]
+    while k in closer_of and _ends_with_final_mark(p, closer_of[k]):
+        k = _skip_closers(p, closer_of[k] + 1)
+        run.append(k)
+    return run
+
+
+def _cut_after_closers(p: str, k: int, closer_of: dict[int, int], cuts: list[int]) -> int:
+    """Append the cuts of the quote run starting at k to cuts, unless the sentence goes on.
+
+    Returns where scanning resumes: after the run, which is linear because every
+    bracket in it is skipped whole.
+    """
+    run = _quote_run(p, k, closer_of)
+    if not _continues(p, run[-1]):
+        cuts.extend(run)
+    return run[-1]
 
 
 def _cuts(p: str) -> list[int]:
     """End offsets (exclusive) of the sentences in p, before whitespace stripping."""
     n = len(p)
-    mask, top_closers = _protected(p)
+    mask, top_closers, closer_of = _protected(p)
     cuts: list[int] = []
     i = 0
     while i < n:
@@ -184,24 +258,18 @@ def _cuts(p: str) -> list[int]:
             k = _skip_closers(p, j)
             # Without a strong terminator only a lone dot may end it: "……"/"..." never do.
             ends = any(ch in _STRONG for ch in p[i:j]) or (j - i == 1 and c in ".．" and _dot_ends(p, i, k))
-            if ends and not (k > j and _continues(p, k)):
-                cuts.append(k)
+            if not ends:
+                i = j
+            elif k == j:
+                cuts.append(k)  # no closer: a final mark ends the sentence, whatever follows
                 i = k
             else:
-                i = j
+                i = _cut_after_closers(p, k, closer_of, cuts)
             continue
-        if top_closers[i]:
-            # 「はい。」次の文 -- the quote ends with a terminator and closes at top level.
-            b = i - 1
-            while b >= 0 and p[b] in _CLOSERS:
-                b -= 1
-            final = b >= 0 and (p[b] in _STRONG or p[b] == "．"
-                                or (p[b] == "." and b > 0 and _is_cjk(p[b - 1])))
-            k = _skip_closers(p, i + 1)
-            if final and not _continues(p, k):
-                cuts.append(k)
-                i = k
-                continue
+        if top_closers[i] and _ends_with_final_mark(p, i):
+            # 「はい。」次の文 -- the quote ends with a final mark and closes at top level.
+            i = _cut_after_closers(p, _skip_closers(p, i + 1), closer_of, cuts)
+            continue
         i += 1
     return cuts
 
