@@ -317,3 +317,14 @@ def test_out_of_memory_on_a_single_sentence_is_raised(guarded: Translator, corpu
     with pytest.raises(torch.OutOfMemoryError):
         guarded.backend.generate([ja for ja, _ in corpus[:3]], Decoding(beams=1))
     assert attempts == [3, 1]  # halved down to one sentence, which has nowhere left to go
+
+
+def test_bfloat16_on_cpu_is_not_quantized_to_int8_and_translates(tiny_marian, expected) -> None:
+    # Dynamic int8 quantization takes float32 Linear layers only; on a bfloat16 model it
+    # failed at the first batch ("expected scalar type Float but found BFloat16").
+    translator = Translator(str(tiny_marian), device="cpu", dtype="bfloat16", backend="torch", beams=1)
+    assert translator.backend.describe()["quantization"] is None
+    sentences = list(expected)[:8]
+    got = translator.translate(sentences)
+    # bfloat16 moves logits by up to ~0.5; the overfit model's margin is 3, so it stays exact here.
+    assert got == [expected[s] for s in sentences]

@@ -22,7 +22,8 @@ class TorchBackend:
         import torch
 
         self.loaded = loaded
-        self.quantized = quantize and loaded.device == "cpu"
+        # Dynamic int8 takes float32 Linear layers only: a bfloat16 model on CPU stays as it is.
+        self.quantized = quantize and loaded.device == "cpu" and loaded.dtype == "float32"
         if self.quantized:
             # int8 weights for every Linear layer: ~2-3x faster on CPU for Marian/BART.
             # Quantized in place on a copy of its own, so the float32 weights are not kept
