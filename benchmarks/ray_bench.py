@@ -73,6 +73,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """One run in this (fresh) process: the single-process path or the Ray path."""
     import functools
 
+    from run import torch_threads
+
     import ja2en
     from ja2en.distributed.tasks import Loaders
 
@@ -85,7 +87,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             [spec["corpus"]], output_dir=output, translator=translator, summarizer_model=None
         )
         wall = time.perf_counter() - tick
-        extra: dict[str, Any] = {"torch_threads": _torch_threads()}
+        extra: dict[str, Any] = {"torch_threads": torch_threads()}
     else:
         import ray
 
@@ -117,13 +119,6 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _torch_threads() -> int | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.get_num_threads()
-
 
 # --------------------------------------------------------------------------- parent
 
@@ -131,15 +126,7 @@ def _torch_threads() -> int | None:
 def run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     import run
 
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HOME": str(workdir / "hf-home"),
-        "JA2EN_MODELS_DIR": str(workdir / "ja2en-models"),  # the CT2 conversions, shared with run.py
-        "JA2EN_CACHE_DIR": str(workdir / "ja2en-cache"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    }
+    env = run.child_env(workdir)
     # What other processes use just before the run (nothing of ours runs then).
     before = run.busy_cpu_seconds()
     time.sleep(2)

@@ -168,9 +168,10 @@ def wait_until_quiet(limit: float) -> float:
         time.sleep(10)
 
 
-def run_child(spec: dict[str, Any], workdir: Path, timeout: int) -> dict[str, Any]:
-    """Run one measurement in a fresh process; a failure comes back as {"error": ...}."""
-    env = {
+def child_env(workdir: Path) -> dict[str, str]:
+    """The environment of a measuring child process: offline, with its caches under `workdir`
+    (shared by every benchmark script, so CT2 conversions are made once)."""
+    return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -179,6 +180,20 @@ def run_child(spec: dict[str, Any], workdir: Path, timeout: int) -> dict[str, An
         "JA2EN_CACHE_DIR": str(workdir / "ja2en-cache"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
     }
+
+
+def torch_threads() -> int | None:
+    """The threads torch uses in this process, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+def run_child(spec: dict[str, Any], workdir: Path, timeout: int) -> dict[str, Any]:
+    """Run one measurement in a fresh process; a failure comes back as {"error": ...}."""
+    env = child_env(workdir)
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=workdir, delete=False, encoding="utf-8") as handle:
         json.dump(spec, handle, ensure_ascii=False)
     tick = time.perf_counter()
@@ -351,7 +366,7 @@ def main() -> None:
             "summary_new_tokens": SUMMARY_TOKENS,
             "corpus": inputs["corpus_counts"],
             "default_backend": default_backend,
-            "torch_threads": _torch_threads(),
+            "torch_threads": torch_threads(),
         },
         "results": results,
         "ratios": ratios(results, default_engine),
@@ -360,13 +375,6 @@ def main() -> None:
     log(f"done in {report['total_s']:.0f} s")
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
-
-def _torch_threads() -> int | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.get_num_threads()
 
 
 if __name__ == "__main__":

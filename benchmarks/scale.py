@@ -270,6 +270,7 @@ class ProgressLog:
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """One run in this (fresh) process."""
     from engines import ModelCalls, peak_rss_mb, quiet_transformers
+    from run import torch_threads
 
     import ja2en
 
@@ -296,7 +297,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             "load_s": round(load_s, 2), "load_cpu_s": round(load_cpu, 2), "rss_after_load_mb": after_load,
             "cpu_s": round(cpu, 2), "cpu_ms_per_document": _per_document_ms(cpu, result.documents),
             "model_calls": calls.calls if calls else None, "model_rows": sum(calls.rows) if calls else None,
-            "model_s": round(calls.seconds, 3) if calls else None, "torch_threads": _torch_threads(),
+            "model_s": round(calls.seconds, 3) if calls else None, "torch_threads": torch_threads(),
         }  # fmt: skip
     else:
         import logging
@@ -350,13 +351,6 @@ def _per_document_ms(seconds: float, documents: int) -> float | None:
     return round(1000 * seconds / documents, 3) if documents else None
 
 
-def _torch_threads() -> int | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.get_num_threads()
-
 
 # --------------------------------------------------------------------------- parent
 
@@ -365,15 +359,7 @@ def run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Run one measurement in a fresh process; a failure comes back as {"error": ...}."""
     import run
 
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HOME": str(workdir / "hf-home"),
-        "JA2EN_MODELS_DIR": str(workdir / "ja2en-models"),  # ja2en's CT2 conversion of the model
-        "JA2EN_CACHE_DIR": str(workdir / "ja2en-cache"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    }
+    env = run.child_env(workdir)
     shutil.rmtree(spec["output"], ignore_errors=True)
     result_file = workdir / f"result-{os.getpid()}.json"
     result_file.unlink(missing_ok=True)
