@@ -182,11 +182,6 @@ class RunIndex:
         found = self.db.execute("SELECT 1 FROM done WHERE id = ? AND sha256 = ?", (doc_id, sha256)).fetchone()
         return found is not None
 
-    @_disk_errors
-    def journal_ids(self) -> int:
-        """How many distinct documents the journal holds."""
-        return self.db.execute("SELECT COUNT(*) FROM latest").fetchone()[0]
-
     # This run's documents.
 
     @_disk_errors
@@ -246,13 +241,9 @@ class RunIndex:
 
     # The folder: this run's documents against those already there.
 
-    def others(self) -> Iterator[str]:
-        """Ids in the journal that this run does not plan, in the folder's order."""
-        rows = self.db.execute("SELECT id FROM latest WHERE id NOT IN (SELECT id FROM planned) ORDER BY first")
-        yield from (doc_id for (doc_id,) in rows)
-
     @_disk_errors
     def count_others(self) -> int:
+        """How many documents the journal holds that this run does not plan."""
         return self.db.execute("SELECT COUNT(*) FROM latest WHERE id NOT IN (SELECT id FROM planned)").fetchone()[0]
 
     def shared_ids(self) -> Iterator[tuple[str, str, str]]:

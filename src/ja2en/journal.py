@@ -44,7 +44,6 @@ ERRORS_FILE = "errors.jsonl"
 _OUTPUT_FILES = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE)
 SYNC_SECONDS = 1.0  # how often appended documents are fsynced (and always at the end)
 
-DocumentKey = tuple[str, str]  # (document id, sha256 of its source bytes)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -2,7 +2,7 @@
 
 `READERS` maps a file suffix to the reader of that format, as "module:function" names
 imported only when a file of that kind is read. Each reader takes (path, root, the
-file's bytes, encoding) and yields Documents, or InputErrors in place of what it could
+file's bytes, a ReadOptions) and yields Documents, or InputErrors in place of what it could
 not read, so that one bad input never stops the others; the run decides what to do
 with them.
 """
