@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 from ja2en import Translator
 from ja2en.backends import Decoding, Generation
@@ -74,7 +75,10 @@ def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, cor
     int8 = CT2Backend(marian)  # compute_type="auto"
     # stored already quantized, beside the float32 copy, not quantized again at every load
     assert int8.path == marian_fp32.path.with_name(marian_fp32.path.name.replace("-float32-", "-int8-"))
-    assert int8.describe() == {"backend": "ct2", "compute_type": "int8", "converted": int8.path.as_posix()}
+    assert int8.describe() == {
+        "backend": "ct2", "compute_type": "int8", "converted": int8.path.as_posix(),
+        "workers": torch.get_num_threads(), "threads_per_worker": 1,  # one batch per thread, by default
+    }  # fmt: skip
     ct2 = _run(int8, _mixed_batches(corpus), Decoding(beams=1, max_new_tokens=128))
     assert {ja: g.text for ja, g in ct2.items()} == expected
 
@@ -171,7 +175,9 @@ def test_conversion_is_cached_per_revision_and_quantization_and_silent(
     assert first.path == tmp_path / "ct2" / f"{stem}-float32-{version}"
     assert not (tmp_path / "models").exists()
     assert [p.name for p in (tmp_path / "ct2").iterdir()] == [first.path.name]  # no staging folder left
-    assert first.describe() == {"backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()}
+    assert {k: v for k, v in first.describe().items() if "worker" not in k} == {
+        "backend": "ct2", "compute_type": "float32", "converted": first.path.as_posix()
+    }  # fmt: skip
 
     from ctranslate2.converters import TransformersConverter
 

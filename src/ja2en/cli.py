@@ -54,7 +54,18 @@ DeviceOption = Annotated[str, typer.Option("--device", help=f"One of {', '.join(
 DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
 BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Most sentences per batch.")]
 BatchTokensOption = Annotated[
-    int, typer.Option("--batch-tokens", min=1, help="Most source tokens per batch, padding included, times beams.")
+    int | None,
+    typer.Option(
+        "--batch-tokens",
+        min=1,
+        help="Most source tokens per batch, padding included, times beams; default: chosen by device and beams.",
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="Batches run at once on CPU (ct2 backend); default: one per thread."
+    ),
 ]
 BackendOption = Annotated[
     str, typer.Option("--backend", help=f"Inference backend: auto ({AUTO_BACKEND}), {', '.join(BACKENDS)}.")
@@ -280,7 +291,8 @@ def translate_cli(
     summary: SummaryOption = "en",
     ja_summarizer: JaSummarizerOption = DEFAULT_JA_SUMMARIZER,
     batch_size: BatchOption = 64,
-    batch_tokens: BatchTokensOption = 4096,
+    batch_tokens: BatchTokensOption = None,
+    workers: WorkersOption = None,
     beams: BeamsOption = 4,
     backend: BackendOption = "auto",
     device: DeviceOption = "auto",
@@ -313,7 +325,7 @@ def translate_cli(
     options = RunOptions(
         model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-        backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
+        workers=workers, backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
         encoding=encoding, text_field=text_field, id_field=id_field, force=force, append=append, fail_fast=fail_fast,
         parquet=parquet, report=report,
     )  # fmt: skip
@@ -471,7 +483,8 @@ def eval_cli(
         bool, typer.Option("--no-summary", help="Skip ROUGE even when the references carry summaries.")
     ] = False,
     batch_size: BatchOption = 64,
-    batch_tokens: BatchTokensOption = 4096,
+    batch_tokens: BatchTokensOption = None,
+    workers: WorkersOption = None,
     beams: BeamsOption = 4,
     backend: BackendOption = "auto",
     device: DeviceOption = "auto",
@@ -486,13 +499,14 @@ def eval_cli(
     refs = read_references(references, encoding=encoding)
     translator = Translator(
         model, revision=revision, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-        backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        workers=workers, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )  # fmt: skip
     summary_model = None
     if refs.summaries and not no_summary:
         summary_model = Summarizer(
-            summarizer, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code
-        )
+            summarizer, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+            workers=workers,
+        )  # fmt: skip
     bar = _ProgressBar() if sys.stderr.isatty() else None
     with bar or contextlib.nullcontext():
         report = evaluate(refs, translator=translator, summarizer=summary_model, progress=bar)

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .backends import Decoding, check_backend_name
+from .backends import Decoding, check_backend_name, check_workers
 from .cache import TranslationCache
 from .errors import (
     DocumentError,
@@ -101,7 +101,7 @@ ProgressCallback = Callable[[Progress], None]
 # than ignore them. The loading options (backend, device, dtype...) are refused only when
 # no model of the run is loaded by name.
 _TRANSLATOR_SETTINGS = ("model", "beams", "batch_size", "batch_tokens", "cache")
-_LOADING_SETTINGS = ("backend", "device", "dtype", "trust_remote_code")
+_LOADING_SETTINGS = ("backend", "device", "dtype", "trust_remote_code", "workers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,9 @@ class RunOptions:
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
     first bad document; `parquet` also writes documents.parquet and sentences.parquet;
     `report` also writes report.html, the page to review the run in a browser.
+    `batch_tokens` None picks the budget by device and beams; `workers` None runs one
+    batch per CPU thread with the ct2 backend (summaries of a lone document: one batch on
+    every thread).
     """
 
     model: str = DEFAULT_TRANSLATION_MODEL
@@ -126,7 +129,8 @@ class RunOptions:
     ja_summarizer_model: str = DEFAULT_JA_SUMMARIZER
     beams: int = 4
     batch_size: int = 64
-    batch_tokens: int = 4096
+    batch_tokens: int | None = None
+    workers: int | None = None
     backend: str = "auto"
     device: str = "auto"
     dtype: str = "auto"
@@ -144,6 +148,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.summary not in SUMMARY_MODES:
             raise InputError(f"unknown summary mode '{self.summary}'; use one of {', '.join(SUMMARY_MODES)}")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"workers must be at least 1, not {self.workers}")
         if self.append and self.force:
             raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
 
@@ -189,7 +195,13 @@ class RunOptions:
 
     def loading(self) -> dict[str, Any]:
         """What every model of the run is loaded with."""
-        return {"backend": self.backend, "device": self.device, "dtype": self.dtype, "trust_remote_code": self.trust_remote_code}
+        return {
+            "backend": self.backend,
+            "device": self.device,
+            "dtype": self.dtype,
+            "trust_remote_code": self.trust_remote_code,
+            "workers": self.workers,
+        }
 
     def translator_settings(self) -> dict[str, Any]:
         """The Translator's own settings, beside `loading()`."""
@@ -398,12 +410,13 @@ def probe_models(translator: Translator, *summarizers: Summarizer | None) -> Non
             summarizer.backend.generate([_PROBE], test)
 
 
-def check_device_options(device: str, dtype: str, backend: str) -> None:
-    """Refuse a device, dtype or backend that cannot work, before anything is created."""
+def check_device_options(device: str, dtype: str, backend: str, workers: int | None = None) -> None:
+    """Refuse a device, dtype, backend or worker count that cannot work, before anything is created."""
     from .models.load import resolve_device, resolve_dtype
 
     resolve_dtype(dtype, resolve_device(device))
     check_backend_name(backend)
+    check_workers(backend, workers)
 
 
 def translate_documents(
@@ -434,7 +447,7 @@ def translate_documents(
     inputs = check_inputs(inputs)
     options.refuse_ignored(translator, summarizer, ja_summarizer)
     if translator is None:
-        check_device_options(options.device, options.dtype, options.backend)
+        check_device_options(options.device, options.dtype, options.backend, options.workers)
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
@@ -504,14 +517,17 @@ class _LocalRun:
             translator = Translator(
                 options.model, cache=self.translation_cache, **options.translator_settings(), **options.loading()
             )
+        # Several documents: one summary batch per thread (workers=None). One document is
+        # summarized one chunk at a time, which only every thread on one batch speeds up.
+        lone = {"workers": options.workers or (1 if self.documents_total == 1 else None)}
         if not options.summarizes_english:
             summarizer = None
         elif summarizer is None:
-            summarizer = Summarizer(options.summarizer_model, **options.loading())
+            summarizer = Summarizer(options.summarizer_model, **(options.loading() | lone))
         if not options.summarizes_japanese:
             ja_summarizer = None
         elif ja_summarizer is None:
-            ja_summarizer = Summarizer(options.ja_summarizer_model, language="ja", **options.loading())
+            ja_summarizer = Summarizer(options.ja_summarizer_model, language="ja", **(options.loading() | lone))
         self.timings["load_s"] = time.perf_counter() - loading
         return translator, summarizer, ja_summarizer
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import Ja2enError
-from .backends import Backend, Decoding, backend_settings, load_backend
+from .backends import Backend, Decoding, Generation, backend_settings, check_workers, generate_batches, load_backend
 from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .models.presets import DEFAULT_SUMMARY_MODEL, find_preset
 from .records import Summary
@@ -31,8 +31,14 @@ class Summarizer(ModelUser):
             without spaces); a preset's own language by default, else "en".
         beams, max_new_tokens, no_repeat_ngram_size: override the generation settings of
             the model (and of its preset, for models whose config has none).
-        batch_size: chunks per generate() call; chunks of many documents share batches.
+        batch_size: most chunks per generate() call; chunks of many documents share batches,
+            spread so that each of the backend's workers has one to take.
         backend, quantize, compute_type: as for Translator.
+        workers: batches summarized at once (ct2): 1 (the default) puts every thread on one
+            batch, the fastest for one document at a time (a lone chunk cannot be shared
+            between workers); None runs one batch per thread, the fastest for
+            `summarize_many` over many documents (1.1-1.3x on 2 cores), as a run of several
+            documents does.
     """
 
     def __init__(
@@ -52,7 +58,11 @@ class Summarizer(ModelUser):
         dtype: str = "auto",
         loaded: LoadedModel | None = None,
         trust_remote_code: bool = False,
+        workers: int | None = 1,
     ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        check_workers(backend, workers)
         preset = find_preset(model) if loaded is None else None
         language = language or (preset.language if preset else "en")
         role = "summarization" if language == "en" else "Japanese summarization"
@@ -77,7 +87,9 @@ class Summarizer(ModelUser):
         )
         self.batch_size = batch_size
         self._joiner = "" if self.language == "ja" else " "
-        self.backend: Backend = load_backend(backend, self.loaded, quantize=quantize, compute_type=compute_type)
+        self.backend: Backend = load_backend(
+            backend, self.loaded, quantize=quantize, compute_type=compute_type, workers=workers
+        )
 
     def decoding(self) -> dict[str, Any]:
         """The generation settings that decide a summary."""
@@ -189,8 +201,23 @@ class Summarizer(ModelUser):
         )
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]), reverse=True)
         results: list[str] = [""] * len(chunks)
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
-            for index, generation in zip(batch, self.backend.generate([chunks[i] for i in batch], decoding), strict=True):
+        batches = [order[first : first + size] for first, size in self._batch_spans(len(order))]
+
+        def work(batch: list[int]) -> list[Generation]:
+            return self.backend.generate([chunks[i] for i in batch], decoding)
+
+        for batch, generations in generate_batches(self.backend, batches, work):
+            for index, generation in zip(batch, generations, strict=True):
                 results[index] = generation.text
         return results
+
+    def _batch_spans(self, count: int) -> list[tuple[int, int]]:
+        """(first, size) of each batch of `count` chunks, at most `batch_size` each. With several
+        workers and chunks enough, as many even batches as workers (or a multiple), so none idles."""
+        workers = getattr(self.backend, "workers", 1)
+        if workers <= 1 or count < workers:
+            return [(first, min(self.batch_size, count - first)) for first in range(0, count, self.batch_size)]
+        batches = -(-count // self.batch_size)
+        batches = -(-batches // workers) * workers
+        sizes = [count // batches + (i < count % batches) for i in range(batches)]
+        return [(sum(sizes[:i]), size) for i, size in enumerate(sizes)]

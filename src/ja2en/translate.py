@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .backends import Backend, Decoding, backend_settings, Generation, load_backend
+from .backends import Backend, Decoding, backend_settings, check_workers, Generation, generate_batches, load_backend
 from .cache import TranslationCache
 from .models.load import LoadedModel, ModelUser, check_sentences, load_seq2seq
 from .models.presets import DEFAULT_TRANSLATION_MODEL
@@ -31,6 +31,18 @@ _LANGUAGE_CODES: dict[str, tuple[str, str]] = {
     "m2m100": ("ja", "__en__"),  # M2M100 wraps its codes: the token for English is __en__
     "mbart": ("ja_XX", "en_XX"),
 }
+
+# The token budget (source tokens, padding included, times beams) when none is given, by
+# device and greedy/beam search: measured on 2 cores with real sentence lengths for CPU
+# (BENCHMARKS.md, "Token budgets"); on CUDA the old fixed 4096, not yet measured on a GPU.
+AUTO_BATCH_TOKENS = {("cpu", "greedy"): 2048, ("cpu", "beam"): 4096, ("cuda", "greedy"): 4096, ("cuda", "beam"): 4096}
+
+
+def auto_batch_tokens(device: str, beams: int) -> int:
+    """The token budget Translator uses on `device` at `beams` when none is given."""
+    kind = device.partition(":")[0]
+    return AUTO_BATCH_TOKENS.get((kind if kind == "cuda" else "cpu", "greedy" if beams == 1 else "beam"), 4096)
+
 
 # Settings of the second decoding of a flagged sentence: block the loops and echoes
 # that cause most flags, then keep whichever output is better.
@@ -56,8 +68,10 @@ class Translator(ModelUser):
         batch_size: most sentences per batch.
         batch_tokens: most source tokens per batch (padding included) times beams: the
             real limit on memory and the best lever on speed. Beams count because each one
-            is a row of decoder state with a vocabulary-wide output; at beam 4 the default
-            4096 packs 1024 source tokens, which measured as fast as 4096 and 30% lighter.
+            is a row of decoder state with a vocabulary-wide output. None (the default)
+            picks it by device and beams (`auto_batch_tokens`), and lowers it for a call
+            too small to give every worker a batch; `settings()` says which was used.
+        workers: batches translated at once (ct2 on CPU; default one per thread).
         backend: auto, torch or ct2; `quantize` (torch on CPU) uses dynamic int8;
             `compute_type` (ct2) e.g. int8, float32.
         device: auto, cpu, cuda, cuda:N or mps. dtype: auto, float32, float16, bfloat16.
@@ -73,7 +87,7 @@ class Translator(ModelUser):
         revision: str | None = None,
         beams: int = 4,
         batch_size: int = 64,
-        batch_tokens: int = 4096,
+        batch_tokens: int | None = None,
         max_input_tokens: int | None = None,
         backend: str = "auto",
         quantize: bool = True,
@@ -84,19 +98,25 @@ class Translator(ModelUser):
         loaded: LoadedModel | None = None,
         cache: TranslationCache | None = None,
         trust_remote_code: bool = False,
+        workers: int | None = None,
     ) -> None:
-        if beams < 1 or batch_size < 1 or batch_tokens < 1:
+        if beams < 1 or batch_size < 1 or (batch_tokens is not None and batch_tokens < 1):
             raise ValueError("beams, batch_size and batch_tokens must be at least 1")
+        check_workers(backend, workers)
         self.loaded = loaded or load_seq2seq(
             model, role="translation", revision=revision, device=device, dtype=dtype, trust_remote_code=trust_remote_code
         )
-        self.backend: Backend = load_backend(backend, self.loaded, quantize=quantize, compute_type=compute_type)
+        self.backend: Backend = load_backend(
+            backend, self.loaded, quantize=quantize, compute_type=compute_type, workers=workers
+        )
         self.cache = cache
         model_limit = self.loaded.max_input_tokens()
         self.max_input_tokens = min(max_input_tokens, model_limit) if max_input_tokens else model_limit
         self.beams = beams
         self.batch_size = batch_size
-        self.batch_tokens = max(batch_tokens, self.max_input_tokens)  # one longest sentence always fits
+        self.batch_tokens_by = "auto" if batch_tokens is None else "user"
+        budget = auto_batch_tokens(self.loaded.device, beams) if batch_tokens is None else batch_tokens
+        self.batch_tokens = max(budget, self.max_input_tokens)  # one longest sentence always fits
         self.guard = guard
         self._target_token = target_language_token(self.loaded.tokenizer)
 
@@ -116,6 +136,7 @@ class Translator(ModelUser):
             **self.describe_model(),
             "batch_size": self.batch_size,
             "batch_tokens": self.batch_tokens,
+            "batch_tokens_by": self.batch_tokens_by,
             **self.decoding(),
             **self.backend.describe(),
         }
@@ -189,14 +210,23 @@ class Translator(ModelUser):
     def _generate_all(
         self, units: list[str], lengths: dict[str, int], on_batch: Callable[[list[str]], None]
     ) -> dict[str, Generation]:
-        """Generate every unit in token-budget batches, re-decoding degenerate outputs."""
+        """Generate every unit in token-budget batches, re-decoding degenerate outputs.
+
+        The backend's workers take several batches at once; each batch's outputs depend on
+        that batch alone, so they are the same whatever runs beside it.
+        """
         results: dict[str, Generation] = {}
-        for batch in self._batches(units, lengths):
-            decoding = self._decoding_for(lengths[batch[0]])
-            results.update(zip(batch, self.backend.generate(batch, decoding), strict=True))
-            if self.guard:
-                self._redecode(batch, results, decoding)
+        batches = self._batches(units, lengths)
+        for batch, generated in generate_batches(self.backend, batches, lambda b: self._generate_batch(b, lengths)):
+            results.update(generated)
             on_batch(batch)
+        return results
+
+    def _generate_batch(self, batch: list[str], lengths: dict[str, int]) -> dict[str, Generation]:
+        decoding = self._decoding_for(lengths[batch[0]])
+        results = dict(zip(batch, self.backend.generate(batch, decoding), strict=True))
+        if self.guard:
+            self._redecode(batch, results, decoding)
         return results
 
     def _redecode(self, batch: list[str], results: dict[str, Generation], decoding: Decoding) -> None:
@@ -218,18 +248,29 @@ class Translator(ModelUser):
         return Decoding(beams=self.beams, max_new_tokens=min(cap, 2 * longest + 16), target_token=self._target_token)
 
     def _batches(self, units: list[str], lengths: dict[str, int]) -> list[list[str]]:
-        """Longest first, each batch within `batch_size` rows and `batch_tokens` padded tokens × beams."""
+        """Longest first, each batch within `batch_size` rows and the token budget (padded tokens × beams)."""
         ordered = sorted(units, key=lambda u: lengths[u], reverse=True)
+        budget = self._budget(ordered, lengths)
         batches: list[list[str]] = []
         for unit in ordered:
             current = batches[-1] if batches else None
             # Sorted longest first, so a batch's first row sets its padded width.
-            fits = (len(current) + 1) * lengths[current[0]] * self.beams <= self.batch_tokens if current else False
+            fits = (len(current) + 1) * lengths[current[0]] * self.beams <= budget if current else False
             if current and len(current) < self.batch_size and fits:
                 current.append(unit)
             else:
                 batches.append([unit])
         return batches
+
+    def _budget(self, ordered: list[str], lengths: dict[str, int]) -> int:
+        """The token budget of this call: `batch_tokens`, or with the automatic budget and
+        several workers, less when that would leave a worker with no batch at all. (Two
+        batches per worker measured 7 % slower greedy on the 84 real sentences than one.)"""
+        workers = getattr(self.backend, "workers", 1)
+        if self.batch_tokens_by == "user" or workers <= 1 or not ordered:
+            return self.batch_tokens
+        padded = sum(lengths[u] for u in ordered) * self.beams
+        return max(min(self.batch_tokens, -(-padded // workers)), lengths[ordered[0]] * self.beams)
 
     def _count_many(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.loaded.tokenizer(texts, verbose=False)["input_ids"]]

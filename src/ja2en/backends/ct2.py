@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,7 +40,7 @@ class CT2Backend:
 
     name = "ct2"
 
-    def __init__(self, loaded: LoadedModel, *, compute_type: str = "auto") -> None:
+    def __init__(self, loaded: LoadedModel, *, compute_type: str = "auto", workers: int | None = None) -> None:
         import ctranslate2
         import torch
 
@@ -49,29 +50,55 @@ class CT2Backend:
             raise DeviceError(f"the ct2 backend runs on cpu or cuda, not {device}; use --device cpu or --backend torch")
         self.compute_type = resolve_compute_type(compute_type, device)
         self.path = converted_model(loaded, self.compute_type)
-        self.translator = ctranslate2.Translator(
-            str(self.path),
-            device=device,
-            device_index=int(index or 0),
-            compute_type=self.compute_type,
-            # Batches arrive one at a time from one caller, so a second worker would sit
-            # idle; all the threads go to the one batch instead. CT2's own default is 4
-            # threads; torch's (physical cores, or what the user set) keeps both backends alike.
-            inter_threads=1,
-            intra_threads=torch.get_num_threads(),
-        )
+        # torch's thread count (physical cores, or what the user set) keeps both backends alike.
+        threads = torch.get_num_threads()
+        if device == "cuda":
+            # One stream by default: batches take turns on the GPU. More workers are CUDA
+            # streams of their own, which may or may not help (unmeasured).
+            self.workers, intra = workers or 1, threads
+        else:
+            # On CPU a batch on one thread each beats one batch on every thread: on 2 cores
+            # two 1-thread workers translate 1.3-2x faster, and summarize chunks 1.1-1.3x
+            # faster, than one 2-thread worker (BENCHMARKS.md, "Threads"). One long text
+            # alone is the exception (1.3x slower on one thread): workers=1 gives it them all.
+            self.workers = workers or threads
+            intra = max(1, threads // self.workers)
+        self.threads_per_worker = intra
+        try:
+            self.translator = ctranslate2.Translator(
+                str(self.path),
+                device=device,
+                device_index=int(index or 0),
+                compute_type=self.compute_type,
+                inter_threads=self.workers,
+                intra_threads=intra,
+            )
+        finally:
+            # CT2 sets the OpenMP thread count of the thread that loads it, which is torch's
+            # too: left at 1, the next model loaded (and torch itself) would run on one thread.
+            torch.set_num_threads(threads)
+        # Hugging Face's Rust tokenizers refuse to be entered from two threads at once
+        # ("Already borrowed"); tokenizing is a sliver of a batch's time, so workers take turns.
+        self._tokenizing = threading.Lock()
         self._vocabulary = _target_vocabulary(self.path)
         self._options = self._generation_defaults()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "compute_type": self.compute_type, "converted": self.path.as_posix()}
+        return {
+            "backend": self.name,
+            "compute_type": self.compute_type,
+            "workers": self.workers,
+            "threads_per_worker": self.threads_per_worker,
+            "converted": self.path.as_posix(),
+        }
 
     def generate(self, texts: list[str], decoding: Decoding) -> list[Generation]:
         """Generate for `texts` with the same settings `TorchBackend` would use."""
         tokenizer, options = self.loaded.tokenizer, self._options
         # Tokenized exactly as the torch path does (special tokens kept, same length limit).
-        encoded = tokenizer(texts, truncation=True, max_length=self.loaded.max_input_tokens())["input_ids"]
-        source = [tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
+        with self._tokenizing:
+            encoded = tokenizer(texts, truncation=True, max_length=self.loaded.max_input_tokens())["input_ids"]
+            source = [tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
         first = decoding.target_token or options["forced_first"]
         settings = {
             # torch counts the decoder start token in min_length; CT2 counts generated tokens.
@@ -112,14 +139,14 @@ class CT2Backend:
             # CT2 divides summed log-probabilities by length ** length_penalty; undo the exponent.
             exponent = options["length_penalty"] - 1
             scores = [r.scores[0] * max(len(t), 1) ** exponent for r, t in zip(results, hypotheses)]
+        with self._tokenizing:
+            texts_out = [
+                tokenizer.decode(tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True).strip()
+                for tokens in hypotheses
+            ]
         return [
-            Generation(
-                tokenizer.decode(tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True).strip(),
-                score,
-                len(tokens),
-                hit_max_length=not end and len(tokens) >= decoding.max_new_tokens,
-            )
-            for tokens, score, end in zip(hypotheses, scores, ended, strict=True)
+            Generation(text, score, len(tokens), hit_max_length=not end and len(tokens) >= decoding.max_new_tokens)
+            for text, tokens, score, end in zip(texts_out, hypotheses, scores, ended, strict=True)
         ]
 
     def _generation_defaults(self) -> dict[str, Any]:

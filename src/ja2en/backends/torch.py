@@ -17,6 +17,7 @@ class TorchBackend:
     """transformers `generate`, with dynamic int8 on CPU when asked and OOM back-off on GPUs."""
 
     name = "torch"
+    workers = 1  # torch spreads one batch over every thread; two at once would only contend
 
     def __init__(self, loaded: LoadedModel, *, quantize: bool = False) -> None:
         import torch

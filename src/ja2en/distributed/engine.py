@@ -39,7 +39,7 @@ from ..errors import DocumentError, InputError, Ja2enError, display_path
 from ..index import RunIndex
 from ..journal import FolderPlan, Journal, plan_folder, read_shard_lines
 from ..models.load import check_device_names
-from ..backends import check_backend_name
+from ..backends import check_backend_name, check_workers
 from ..run import (
     Progress,
     ProgressCallback,
@@ -195,6 +195,7 @@ def _loaders(loaders: Loaders | None, options: RunOptions) -> Loaders:
         options.refuse_ignored(loaders.translator, loaders.summarizer, loaders.ja_summarizer)
         return loaders
     check_backend_name(options.backend)
+    check_workers(options.backend, options.workers)
     check_device_names(options.device, options.dtype)
     return model_loaders(options)
 
