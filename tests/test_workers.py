@@ -200,3 +200,49 @@ def test_workers_with_torch_or_below_one_are_refused_before_anything_is_made(tmp
     assert result.exit_code == 2 and "--workers" in result.stderr and not out.exists()
     with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
         Translator(str(tiny_marian), device="cpu", backend="torch", workers=0)
+
+
+def test_early_stopping_reaches_both_engines_and_the_fingerprint(ct2_home, tiny_marian: Path, monkeypatch) -> None:
+    # Beam search that stops at the first `beams` finished outputs: CT2 patience 1,
+    # transformers early_stopping=True. The default leaves it to the model's config.
+    import ctranslate2
+    from transformers import MarianMTModel
+
+    seen: dict[str, list] = {"ct2": [], "torch": []}
+    translate_batch = ctranslate2.Translator.translate_batch
+    generate = MarianMTModel.generate
+
+    def ct2_spy(self, *args, **kwargs):
+        seen["ct2"].append(kwargs["patience"])
+        return translate_batch(self, *args, **kwargs)
+
+    def torch_spy(self, *args, **kwargs):
+        seen["torch"].append(kwargs.get("early_stopping"))
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(ctranslate2.Translator, "translate_batch", ct2_spy)
+    monkeypatch.setattr(MarianMTModel, "generate", torch_spy)
+    sentence = ["会議は延期された。"]
+    fingerprints = {}
+    for backend in ("ct2", "torch"):
+        for early in (None, True):
+            made = Translator(str(tiny_marian), beams=4, device="cpu", backend=backend, quantize=False, early_stopping=early)
+            assert made.translate(sentence) == ["The meeting was postponed."]
+            fingerprints[backend, early] = made.fingerprint()
+    assert seen == {"ct2": [4, 1], "torch": [None, True]}  # opus-mt-style config: no early stopping
+    assert "early_stopping" not in json.dumps(fingerprints["ct2", None])  # old folders and caches still match
+    assert fingerprints["ct2", None] != fingerprints["ct2", True]  # other outputs: another cache namespace
+
+
+def test_the_early_stopping_option_is_recorded_in_the_manifest(ct2_home, tmp_path: Path, corpus, tiny_marian: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ja2en.cli import app
+
+    folder = _corpus_folder(tmp_path, corpus, 1)
+    result = CliRunner().invoke(
+        app, ["translate", str(folder), "-m", str(tiny_marian), "--no-summary", "--early-stopping", "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.stderr
+    models = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["models"]
+    assert models["translation"]["early_stopping"] is True

@@ -61,6 +61,14 @@ BatchTokensOption = Annotated[
         help="Most source tokens per batch, padding included, times beams; default: chosen by device and beams.",
     ),
 ]
+EarlyStoppingOption = Annotated[
+    bool,
+    typer.Option(
+        "--early-stopping",
+        help="End beam search once --beams translations have finished: about 1.5x faster, "
+        "but some sentences differ from the full search.",
+    ),
+]
 WorkersOption = Annotated[
     int | None,
     typer.Option(
@@ -293,6 +301,7 @@ def translate_cli(
     batch_size: BatchOption = 64,
     batch_tokens: BatchTokensOption = None,
     workers: WorkersOption = None,
+    early_stopping: EarlyStoppingOption = False,
     beams: BeamsOption = 4,
     backend: BackendOption = "auto",
     device: DeviceOption = "auto",
@@ -325,7 +334,7 @@ def translate_cli(
     options = RunOptions(
         model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-        workers=workers, backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
+        early_stopping=early_stopping or None, workers=workers, backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
         encoding=encoding, text_field=text_field, id_field=id_field, force=force, append=append, fail_fast=fail_fast,
         parquet=parquet, report=report,
     )  # fmt: skip
@@ -485,6 +494,7 @@ def eval_cli(
     batch_size: BatchOption = 64,
     batch_tokens: BatchTokensOption = None,
     workers: WorkersOption = None,
+    early_stopping: EarlyStoppingOption = False,
     beams: BeamsOption = 4,
     backend: BackendOption = "auto",
     device: DeviceOption = "auto",
@@ -499,7 +509,7 @@ def eval_cli(
     refs = read_references(references, encoding=encoding)
     translator = Translator(
         model, revision=revision, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
-        workers=workers, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        early_stopping=early_stopping or None, workers=workers, backend=backend, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )  # fmt: skip
     summary_model = None
     if refs.summaries and not no_summary:

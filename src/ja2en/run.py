@@ -100,7 +100,7 @@ ProgressCallback = Callable[[Progress], None]
 # The options each ready model decides itself; a run given the model refuses them rather
 # than ignore them. The loading options (backend, device, dtype...) are refused only when
 # no model of the run is loaded by name.
-_TRANSLATOR_SETTINGS = ("model", "beams", "batch_size", "batch_tokens", "cache")
+_TRANSLATOR_SETTINGS = ("model", "beams", "batch_size", "batch_tokens", "early_stopping", "cache")
 _LOADING_SETTINGS = ("backend", "device", "dtype", "trust_remote_code", "workers")
 
 
@@ -118,7 +118,8 @@ class RunOptions:
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
     first bad document; `parquet` also writes documents.parquet and sentences.parquet;
     `report` also writes report.html, the page to review the run in a browser.
-    `batch_tokens` None picks the budget by device and beams; `workers` None runs one
+    `early_stopping` True ends beam search once `beams` translations have finished
+    (faster; some sentences differ). `batch_tokens` None picks the budget by device and beams; `workers` None runs one
     batch per CPU thread with the ct2 backend (summaries of a lone document: one batch on
     every thread).
     """
@@ -130,6 +131,7 @@ class RunOptions:
     beams: int = 4
     batch_size: int = 64
     batch_tokens: int | None = None
+    early_stopping: bool | None = None
     workers: int | None = None
     backend: str = "auto"
     device: str = "auto"
@@ -205,7 +207,12 @@ class RunOptions:
 
     def translator_settings(self) -> dict[str, Any]:
         """The Translator's own settings, beside `loading()`."""
-        return {"beams": self.beams, "batch_size": self.batch_size, "batch_tokens": self.batch_tokens}
+        return {
+            "beams": self.beams,
+            "batch_size": self.batch_size,
+            "batch_tokens": self.batch_tokens,
+            "early_stopping": self.early_stopping,
+        }
 
     def refuse_ignored(self, translator: object, summarizer: object = None, ja_summarizer: object = None) -> None:
         """InputError when a setting is given beside the ready model that would ignore it."""

@@ -72,6 +72,11 @@ class Translator(ModelUser):
             picks it by device and beams (`auto_batch_tokens`), and lowers it for a call
             too small to give every worker a batch; `settings()` says which was used.
         workers: batches translated at once (ct2 on CPU; default one per thread).
+        early_stopping: True ends beam search once `beams` translations have finished
+            (CT2 patience 1, transformers early_stopping): 1.5-1.7x faster beam search on a
+            trained model, but 4-21 % of sentences then differ from the full search, which
+            goes on while a live beam can still win (BENCHMARKS.md, "Beam search patience").
+            None (default): as the model's generation config says.
         backend: auto, torch or ct2; `quantize` (torch on CPU) uses dynamic int8;
             `compute_type` (ct2) e.g. int8, float32.
         device: auto, cpu, cuda, cuda:N or mps. dtype: auto, float32, float16, bfloat16.
@@ -99,6 +104,7 @@ class Translator(ModelUser):
         cache: TranslationCache | None = None,
         trust_remote_code: bool = False,
         workers: int | None = None,
+        early_stopping: bool | None = None,
     ) -> None:
         if beams < 1 or batch_size < 1 or (batch_tokens is not None and batch_tokens < 1):
             raise ValueError("beams, batch_size and batch_tokens must be at least 1")
@@ -118,6 +124,7 @@ class Translator(ModelUser):
         budget = auto_batch_tokens(self.loaded.device, beams) if batch_tokens is None else batch_tokens
         self.batch_tokens = max(budget, self.max_input_tokens)  # one longest sentence always fits
         self.guard = guard
+        self.early_stopping = early_stopping
         self._target_token = target_language_token(self.loaded.tokenizer)
 
     def decoding(self) -> dict[str, Any]:
@@ -127,6 +134,8 @@ class Translator(ModelUser):
             "max_input_tokens": self.max_input_tokens,
             "target_token": self._target_token,
             "guard": self.guard,
+            # only when set, so that folders and caches made before the option still match
+            **({"early_stopping": self.early_stopping} if self.early_stopping is not None else {}),
             **backend_settings(self.backend),
         }
 
@@ -245,7 +254,12 @@ class Translator(ModelUser):
         # English is rarely more than twice as many tokens as the Japanese; the floor
         # keeps very short inputs ("はい。") from being cut off, the cap keeps within the model.
         cap = self.loaded.max_input_tokens()
-        return Decoding(beams=self.beams, max_new_tokens=min(cap, 2 * longest + 16), target_token=self._target_token)
+        return Decoding(
+            beams=self.beams,
+            max_new_tokens=min(cap, 2 * longest + 16),
+            target_token=self._target_token,
+            early_stopping=self.early_stopping,
+        )
 
     def _batches(self, units: list[str], lengths: dict[str, int]) -> list[list[str]]:
         """Longest first, each batch within `batch_size` rows and the token budget (padded tokens × beams)."""

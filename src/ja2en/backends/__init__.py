@@ -54,6 +54,9 @@ class Decoding:
     target_token: str | None = None  # forced first token (a language code for NLLB/M2M100)
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
+    # Beam search: stop once `beams` outputs have finished (True), or go on while a live beam
+    # can still win (False); None: as the model's generation config says (transformers: False).
+    early_stopping: bool | None = None
     # Scores cost a second pass over the output (torch: a teacher-forced forward pass,
     # encoder included; ct2: score_batch when penalties alter its own). Summaries skip it.
     score: bool = True

@@ -116,7 +116,7 @@ class CT2Backend:
             max_decoding_length=decoding.max_new_tokens,
             max_input_length=0,  # already cut to the model's limit above
             length_penalty=options["length_penalty"],
-            patience=options["patience"],
+            patience=options["patience"] if decoding.early_stopping is None else 1 if decoding.early_stopping else 4,
             return_end_token=True,  # to tell an ended output from one cut at the cap
             return_scores=decoding.score,
             **settings,

@@ -70,6 +70,8 @@ class TorchBackend:
             extra["no_repeat_ngram_size"] = decoding.no_repeat_ngram_size
         if decoding.repetition_penalty != 1.0:
             extra["repetition_penalty"] = decoding.repetition_penalty
+        if decoding.early_stopping is not None and decoding.beams > 1:
+            extra["early_stopping"] = decoding.early_stopping
         with torch.inference_mode():
             sequences = self.model.generate(
                 **encoded,
