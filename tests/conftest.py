@@ -160,3 +160,13 @@ def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without_ray)
+
+
+@pytest.fixture(scope="module")
+def ct2_home(tmp_path_factory: pytest.TempPathFactory):
+    """One model store and cache for a test module, so each tiny model is converted to CT2 once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JA2EN_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+        patch.setenv("JA2EN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+

@@ -19,15 +19,6 @@ from ja2en.models.load import LoadedModel, ResolvedModel, load_seq2seq
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
-    """One model store and cache for the module, so each tiny model is converted once."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JA2EN_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-        patch.setenv("JA2EN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
-@pytest.fixture(scope="module")
 def marian(tiny_marian: Path) -> LoadedModel:
     return load_seq2seq(str(tiny_marian), role="translation", device="cpu")
 
@@ -38,7 +29,7 @@ def bart(tiny_bart: Path) -> LoadedModel:
 
 
 @pytest.fixture(scope="module")
-def marian_fp32(store, marian: LoadedModel) -> CT2Backend:
+def marian_fp32(ct2_home, marian: LoadedModel) -> CT2Backend:
     return CT2Backend(marian, compute_type="float32")
 
 
@@ -71,7 +62,7 @@ def test_float32_translates_every_sentence_as_torch_does(marian, marian_fp32, co
     assert not any(g.hit_max_length for g in ct2.values())
 
 
-def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, corpus, expected) -> None:
+def test_int8_on_cpu_still_reproduces_the_corpus(ct2_home, marian, marian_fp32, corpus, expected) -> None:
     int8 = CT2Backend(marian)  # compute_type="auto"
     # stored already quantized, beside the float32 copy, not quantized again at every load
     assert int8.path == marian_fp32.path.with_name(marian_fp32.path.name.replace("-float32-", "-int8-"))
@@ -83,7 +74,7 @@ def test_int8_on_cpu_still_reproduces_the_corpus(store, marian, marian_fp32, cor
     assert {ja: g.text for ja, g in ct2.items()} == expected
 
 
-def test_bart_summaries_match_torch(store, bart, corpus) -> None:
+def test_bart_summaries_match_torch(ct2_home, bart, corpus) -> None:
     # BART must start with <s> (forced_bos_token_id in its generation config), which CT2
     # only does when told; the min_length shift and banned words must carry over too.
     english = [en for _, en in corpus]
@@ -98,7 +89,7 @@ def test_bart_summaries_match_torch(store, bart, corpus) -> None:
     assert max(abs(a.score - b.score) for a, b in zip(ct2, torch)) < 1e-3
 
 
-def test_a_forced_first_token_is_honoured(store, bart, corpus, monkeypatch) -> None:
+def test_a_forced_first_token_is_honoured(ct2_home, bart, corpus, monkeypatch) -> None:
     texts = [en for _, en in corpus[10:14]]
     # Tokens the tiny model never starts with, so only forcing puts them first.
     the = bart.tokenizer.convert_tokens_to_ids("The")
@@ -124,7 +115,7 @@ def test_a_forced_first_token_is_honoured(store, bart, corpus, monkeypatch) -> N
     ],
 )
 def test_scores_are_mean_log_probabilities_whatever_the_decoding(
-    store, marian, corpus, monkeypatch, decoding: Decoding, length_penalty: float
+    ct2_home, marian, corpus, monkeypatch, decoding: Decoding, length_penalty: float
 ) -> None:
     # Penalties reshape what CT2 scores with, and a length penalty divides by length ** 2:
     # --min-score must still mean the same as with torch.
@@ -256,7 +247,7 @@ def test_a_model_ct2_cannot_convert_names_the_fix(tmp_path, monkeypatch) -> None
     assert list((tmp_path / "cache" / "ct2").iterdir()) == []
 
 
-def test_ct2_never_loads_the_torch_weights(store, tiny_marian, corpus, expected) -> None:
+def test_ct2_never_loads_the_torch_weights(ct2_home, tiny_marian, corpus, expected) -> None:
     # The torch copy would sit in memory beside CT2's own for nothing (300 MB for FuguMT).
     loaded = load_seq2seq(str(tiny_marian), role="translation", device="cpu")
     backend = CT2Backend(loaded)
@@ -265,7 +256,7 @@ def test_ct2_never_loads_the_torch_weights(store, tiny_marian, corpus, expected)
     assert not loaded.weights_loaded
 
 
-def test_devices_and_compute_types_ct2_lacks_are_refused(store, marian) -> None:
+def test_devices_and_compute_types_ct2_lacks_are_refused(ct2_home, marian) -> None:
     with pytest.raises(DeviceError) as error:
         CT2Backend(dataclasses.replace(marian, device="mps"))
     assert str(error.value) == "the ct2 backend runs on cpu or cuda, not mps; use --device cpu or --backend torch"

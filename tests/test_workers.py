@@ -66,14 +66,6 @@ def test_a_failed_batch_is_raised_in_its_turn_and_the_queue_is_dropped() -> None
     assert threading.active_count() == before  # the pool is gone, not left running
 
 
-@pytest.fixture(scope="module")
-def ct2_home(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JA2EN_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-        patch.setenv("JA2EN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.mark.parametrize("beams", [1, 4])
 def test_two_ct2_workers_translate_exactly_as_one(ct2_home, tiny_marian: Path, corpus, expected, beams: int) -> None:
     sources = [ja for ja, _ in corpus][::-1]
