@@ -64,21 +64,9 @@ def model_dir() -> tuple[Path, float]:
 
 
 def sentences() -> list[str]:
-    """The seed article's sentences, then the fixture corpus's Japanese; unique, in order."""
-    from ja2en import split_paragraphs, split_sentences
+    from synthetic import real_sentences
 
-    out: list[str] = []
-    for seed in sorted((ROOT / "seeds").glob("*.txt")):
-        text = seed.read_text(encoding="utf-8")
-        for start, end in split_paragraphs(text):
-            out.extend(s.strip() for s in split_sentences(text[start:end]))
-    for line in (
-        (ROOT / "tests/data/corpus.tsv").read_text(encoding="utf-8").splitlines()
-    ):
-        if line.strip() and not line.startswith("#"):
-            out.append(line.split("\t")[0].strip())
-    # ja2en translates each distinct sentence once; give the raw runs the same work.
-    return list(dict.fromkeys(s for s in out if s))
+    return real_sentences(ROOT)
 
 
 class Raw:

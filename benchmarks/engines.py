@@ -15,10 +15,12 @@ random outputs, is switched off.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -66,21 +68,40 @@ def quiet_transformers() -> None:
 
 
 class ModelCalls:
-    """Wraps a backend's `generate` to count the time, rows and tokens of model calls."""
+    """Wraps a backend's `generate` to count the time, rows and tokens of model calls.
+
+    `seconds` adds up every call's own time (two workers side by side count twice);
+    `busy_seconds` is the wall time during which at least one call was running.
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.busy_seconds = 0.0
         self.calls = 0
         self.rows: list[int] = []
         self.tokens = 0
+        self._running = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
 
     def wrap(self, backend: Any) -> None:
         inner = backend.generate
 
         def generate(texts: list[str], decoding: Any) -> list[Any]:
             tick = time.perf_counter()
-            out = inner(texts, decoding)
-            self.seconds += time.perf_counter() - tick
+            with self._lock:
+                self._running += 1
+                if self._running == 1:
+                    self._since = tick
+            try:
+                out = inner(texts, decoding)
+            finally:
+                tock = time.perf_counter()
+                with self._lock:
+                    self._running -= 1
+                    if self._running == 0:
+                        self.busy_seconds += tock - self._since
+                    self.seconds += tock - tick
             self.calls += 1
             self.rows.append(len(texts))
             self.tokens += sum(g.tokens for g in out)
@@ -163,7 +184,7 @@ def translate_ja2en(spec: dict[str, Any]) -> dict[str, Any]:
 
     quiet_transformers()
     options = {"quantize": spec["quantize"]} if spec["backend"] == "torch" else {}
-    options |= {k: spec[k] for k in ("batch_tokens", "batch_size") if k in spec}  # else ja2en's defaults
+    options |= {k: spec[k] for k in ("batch_tokens", "batch_size", "workers") if k in spec}  # else ja2en's defaults
     tick = time.perf_counter()
     translator = Translator(spec["model"], backend=spec["backend"], beams=spec["beams"], device="cpu", guard=False, **options)
     load = time.perf_counter() - tick
@@ -185,7 +206,7 @@ def translate_ja2en(spec: dict[str, Any]) -> dict[str, Any]:
         **throughput(len(spec["sentences"]), tokens, clock, spec["new_tokens"]),
         "runs_s": [round(r[0][0], 3) for r in runs],
         "batches": calls.rows,
-        "model_call_s": round(calls.seconds, 3),
+        "model_call_s": round(calls.busy_seconds, 3),
         "describe": translator.backend.describe(),
         "batch_size": translator.batch_size,
         "batch_tokens": translator.batch_tokens,
@@ -232,6 +253,57 @@ def translate_ct2_raw(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def translate_ct2_tuned(spec: dict[str, Any]) -> dict[str, Any]:
+    """CTranslate2 batched by hand as well as it goes: one `translate_batch` over every sentence,
+    batched by source tokens (`batch_type="tokens"`), for each thread layout and token budget.
+
+    Layouts are (inter_threads, intra_threads): one worker on every thread, and one worker per
+    thread (CT2 then runs its sub-batches side by side). Tokenized as ja2en tokenizes.
+    """
+    import ctranslate2
+    from transformers import AutoTokenizer
+
+    quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    threads = spec.get("threads") or os.cpu_count() or 1
+    new, beams = spec["new_tokens"], spec["beams"]
+
+    def run(translator: Any, sentences: list[str], budget: int, tokens: int) -> tuple[list[str], int]:
+        encoded = tokenizer(sentences, truncation=True, max_length=512)["input_ids"]
+        source = [tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
+        results = translator.translate_batch(
+            source, max_batch_size=budget, batch_type="tokens", beam_size=beams, max_decoding_length=tokens,
+            max_input_length=0,
+        )  # fmt: skip
+        hypotheses = [r.hypotheses[0] for r in results]
+        texts = [tokenizer.decode(tokenizer.convert_tokens_to_ids(h), skip_special_tokens=True) for h in hypotheses]
+        return texts, sum(len(h) for h in hypotheses)
+
+    rows = []
+    layouts = [(1, threads)] + ([(threads, 1)] if threads > 1 else [])
+    for inter, intra in layouts:
+        translator = ctranslate2.Translator(
+            spec["ct2_model"], device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+        )
+        run(translator, spec["warmup"], 1024, 4)
+        for budget in spec["budgets"]:
+            def once(translator: Any = translator, budget: int = budget) -> tuple[tuple[float, float], int]:
+                clock = Stopwatch()
+                _, generated = run(translator, spec["sentences"], budget, new)
+                return clock.stop(), generated
+
+            runs = [once() for _ in range(spec["repeats"])]
+            clock, generated = sorted(runs)[len(runs) // 2]
+            row = {"layout": f"{inter}x{intra}", "budget": budget, **throughput(len(spec["sentences"]), generated, clock, new)}
+            row["runs_s"] = [round(r[0][0], 3) for r in runs]
+            log(f"{row['layout']} {budget} tokens: {row['seconds']} s")
+            rows.append(row)
+        del translator
+    best = max(rows, key=lambda r: r["sentences_per_s"])
+    return {**{k: best[k] for k in ("sentences", "generated_tokens", "full_length", "seconds", "sentences_per_s", "tokens_per_s", "cpu_utilization")},
+            "best": f"{best['layout']}, {best['budget']} tokens", "rows": rows}  # fmt: skip
+
+
 # --------------------------------------------------------------------------- summarization
 
 
@@ -271,6 +343,7 @@ def summarize_ja2en(spec: dict[str, Any]) -> dict[str, Any]:
 
     quiet_transformers()
     options = {"quantize": spec["quantize"]} if spec["backend"] == "torch" else {}
+    options |= {"workers": spec["workers"]} if "workers" in spec else {}
     new = spec["new_tokens"]
     tick = time.perf_counter()
     summarizer = Summarizer(spec["model"], backend=spec["backend"], beams=1, max_new_tokens=new, device="cpu", **options)
@@ -297,6 +370,48 @@ def summarize_ja2en(spec: dict[str, Any]) -> dict[str, Any]:
         **median_run(runs),
         "describe": summarizer.backend.describe(),
     }
+
+
+def summarize_ct2_raw(spec: dict[str, Any]) -> dict[str, Any]:
+    """CTranslate2 `translate_batch` on the whole document, with the settings ja2en's ct2 path uses
+    (greedy, min = max = 60 new tokens, BART's forced <s>, the model's no-repeat n-grams), for each
+    thread layout. ja2en's own conversion of the model is used, so the weights are the same."""
+    import ctranslate2
+
+    from ja2en import Summarizer
+
+    quiet_transformers()
+    new = spec["new_tokens"]
+    summarizer = Summarizer(spec["model"], backend="ct2", beams=1, max_new_tokens=new, device="cpu")
+    path, tokenizer = str(summarizer.backend.path), summarizer.loaded.tokenizer
+    options = summarizer.backend._options  # the generation config's settings, as ja2en reads them
+    del summarizer
+    threads = spec.get("threads") or os.cpu_count() or 1
+    first = options["forced_first"]
+
+    def run(translator: Any, tokens: int) -> tuple[str, int]:
+        ids = tokenizer(" ".join(spec["document"]), truncation=True, max_length=1024)["input_ids"]
+        result = translator.translate_batch(
+            [tokenizer.convert_ids_to_tokens(ids)], target_prefix=[[first]] if first else None, beam_size=1,
+            min_decoding_length=tokens - 1, max_decoding_length=tokens, max_input_length=0,
+            no_repeat_ngram_size=options["no_repeat_ngram_size"], length_penalty=options["length_penalty"],
+        )[0].hypotheses[0]  # fmt: skip
+        return tokenizer.decode(tokenizer.convert_tokens_to_ids(result), skip_special_tokens=True), len(result)
+
+    rows = []
+    for inter, intra in [(1, threads)] + ([(threads, 1)] if threads > 1 else []):
+        translator = ctranslate2.Translator(path, device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra)
+        run(translator, 2)
+        runs = []
+        for _ in range(spec["repeats"]):
+            clock = Stopwatch()
+            _, generated = run(translator, new)
+            runs.append((clock.stop(), None, generated))
+        rows.append({"layout": f"{inter}x{intra}", "generated_tokens": runs[0][2], **median_run(runs)})
+        log(f"{inter}x{intra}: {rows[-1]['seconds']} s")
+        del translator
+    best = min(rows, key=lambda r: r["seconds"])
+    return {"seconds": best["seconds"], "best": best["layout"], "rows": rows}
 
 
 # --------------------------------------------------------------------------- the whole pipeline
@@ -344,7 +459,7 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     wall = time.perf_counter() - tick
     timings = result.manifest["this_run"]["timings"]
-    model_seconds = translation.seconds + summarization.seconds
+    model_seconds = translation.busy_seconds + summarization.busy_seconds  # the stages take turns
     outside = wall - model_seconds
     models = result.manifest["models"]
     summaries = [json.loads(line)["summary"] for line in (output / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -355,9 +470,12 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "timings": timings,
         "model_call_s": round(model_seconds, 2),
-        "translation_call_s": round(translation.seconds, 2),
+        "translation_call_s": round(translation.busy_seconds, 2),
+        "translation_call_thread_s": round(translation.seconds, 2),
         "translation_batches": translation.calls,
-        "summarization_call_s": round(summarization.seconds, 2),
+        "outputs_sha256": outputs_digest(output),
+        "summarization_call_s": round(summarization.busy_seconds, 2),
+        "summarization_call_thread_s": round(summarization.seconds, 2),
         "summarization_batches": summarization.calls,
         "summary_input_tokens_mean": round(sum(s["input_tokens"] for s in summaries) / len(summaries), 1),
         "summary_chunks_total": sum(s["chunks"] for s in summaries),
@@ -370,12 +488,26 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def outputs_digest(output: Path) -> str:
+    """sha256 of what a run produced (every pair's English, score and flags, every summary), in order:
+    equal digests mean the same outputs, whatever else (timings, paths) a record carries."""
+    digest = hashlib.sha256()
+    for line in (output / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        kept = {"id": record["id"], "pairs": [[p["ja"], p["en"], p.get("score"), p.get("flags")] for p in record["pairs"]],
+                "summary": (record.get("summary") or {}).get("text")}  # fmt: skip
+        digest.update(json.dumps(kept, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+    return digest.hexdigest()
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "translate_hf": translate_hf,
     "translate_ja2en": translate_ja2en,
     "translate_ct2_raw": translate_ct2_raw,
+    "translate_ct2_tuned": translate_ct2_tuned,
     "summarize_hf": summarize_hf,
     "summarize_ja2en": summarize_ja2en,
+    "summarize_ct2_raw": summarize_ct2_raw,
     "pipeline": pipeline,
 }
 
