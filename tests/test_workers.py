@@ -224,6 +224,8 @@ def test_early_stopping_reaches_both_engines_and_the_fingerprint(ct2_home, tiny_
     assert seen == {"ct2": [4, 1], "torch": [None, True]}  # opus-mt-style config: no early stopping
     assert "early_stopping" not in json.dumps(fingerprints["ct2", None])  # old folders and caches still match
     assert fingerprints["ct2", None] != fingerprints["ct2", True]  # other outputs: another cache namespace
+    greedy = [Translator(str(tiny_marian), beams=1, device="cpu", backend="ct2", early_stopping=e).fingerprint() for e in (None, True)]
+    assert greedy[0] == greedy[1]  # nothing to stop early without beams: the same outputs, the same cache
 
 
 def test_the_early_stopping_option_is_recorded_in_the_manifest(ct2_home, tmp_path: Path, corpus, tiny_marian: Path) -> None:

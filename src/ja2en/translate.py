@@ -134,8 +134,8 @@ class Translator(ModelUser):
             "max_input_tokens": self.max_input_tokens,
             "target_token": self._target_token,
             "guard": self.guard,
-            # only when set, so that folders and caches made before the option still match
-            **({"early_stopping": self.early_stopping} if self.early_stopping is not None else {}),
+            # only when set (and beam search), so folders and caches made before the option still match
+            **({"early_stopping": self.early_stopping} if self.early_stopping is not None and self.beams > 1 else {}),
             **backend_settings(self.backend),
         }
 
