@@ -118,10 +118,10 @@ class RunOptions:
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
     first bad document; `parquet` also writes documents.parquet and sentences.parquet;
     `report` also writes report.html, the page to review the run in a browser.
-    `early_stopping` True ends beam search once `beams` translations have finished
-    (faster; some sentences differ). `batch_tokens` None picks the budget by device and beams; `workers` None runs one
-    batch per CPU thread with the ct2 backend (summaries of a lone document: one batch on
-    every thread).
+    `early_stopping` True ends beam search once `beams` translations have finished (faster;
+    some sentences differ). `batch_tokens` None picks the budget by device and beams.
+    `workers` None runs one batch per CPU thread with the ct2 backend (summaries of a lone
+    document: one batch on every thread).
     """
 
     model: str = DEFAULT_TRANSLATION_MODEL
@@ -526,15 +526,15 @@ class _LocalRun:
             )
         # Several documents: one summary batch per thread (workers=None). One document is
         # summarized one chunk at a time, which only every thread on one batch speeds up.
-        lone = {"workers": options.workers or (1 if self.documents_total == 1 else None)}
+        summary_workers = {"workers": options.workers or (1 if self.documents_total == 1 else None)}
         if not options.summarizes_english:
             summarizer = None
         elif summarizer is None:
-            summarizer = Summarizer(options.summarizer_model, **(options.loading() | lone))
+            summarizer = Summarizer(options.summarizer_model, **(options.loading() | summary_workers))
         if not options.summarizes_japanese:
             ja_summarizer = None
         elif ja_summarizer is None:
-            ja_summarizer = Summarizer(options.ja_summarizer_model, language="ja", **(options.loading() | lone))
+            ja_summarizer = Summarizer(options.ja_summarizer_model, language="ja", **(options.loading() | summary_workers))
         self.timings["load_s"] = time.perf_counter() - loading
         return translator, summarizer, ja_summarizer
 

@@ -58,9 +58,10 @@ class CT2Backend:
             self.workers, intra = workers or 1, threads
         else:
             # On CPU a batch on one thread each beats one batch on every thread: on 2 cores
-            # two 1-thread workers translate 1.3-2x faster, and summarize chunks 1.1-1.3x
-            # faster, than one 2-thread worker (BENCHMARKS.md, "Threads"). One long text
-            # alone is the exception (1.3x slower on one thread): workers=1 gives it them all.
+            # two 1-thread workers translate 1.5x (beam 4) to 2.5x (greedy) faster, and
+            # summarize several documents 1.2-1.3x faster, than one 2-thread worker
+            # (BENCHMARKS.md, "Throughput on real sentence lengths"). One long text alone is
+            # the exception (1.4-1.6x slower on one thread): workers=1 gives it them all.
             self.workers = workers or threads
             intra = max(1, threads // self.workers)
         self.threads_per_worker = intra
