@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import InputError, display_path, first_line
 from ..records import Document
-from .tables import BATCH_ROWS, arrow_documents, missing_column, text_type_problem
+from .tables import BATCH_ROWS, arrow_documents, text_column_problem
 from .text import ReadOptions, import_extra
 
 
@@ -57,10 +57,7 @@ def _dataset_documents(
 ) -> Iterator[Document | InputError]:
     schema = dataset.data.schema
     where = f"{label}: split {split}" if split else label
-    if options.text_field not in schema.names:
-        yield missing_column(where, list(schema.names), options.text_field)
-        return
-    problem = text_type_problem(where, schema, options.text_field)
+    problem = text_column_problem(where, schema, options.text_field)
     if problem:
         yield problem
         return

@@ -107,10 +107,12 @@ def row_document(
     )
 
 
-def text_type_problem(label: str, schema: Any, field: str) -> InputError | None:
-    """An error when an Arrow table's text column holds no strings (numbers, lists...)."""
+def text_column_problem(label: str, schema: Any, field: str) -> InputError | None:
+    """An error when an Arrow table has no text column `field`, or it holds no strings (numbers, lists...)."""
     import pyarrow as pa
 
+    if field not in schema.names:
+        return missing_column(label, list(schema.names), field)
     kind = schema.field(field).type
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
@@ -215,10 +217,7 @@ def read_parquet_file(path: Path, root: Path, data: bytes, options: ReadOptions)
         yield InputError(f"{label}: not a readable Parquet file ({first_line(exc)}); export it again")
         return
     schema = table.schema_arrow
-    if options.text_field not in schema.names:
-        yield missing_column(label, list(schema.names), options.text_field)
-        return
-    problem = text_type_problem(label, schema, options.text_field)
+    problem = text_column_problem(label, schema, options.text_field)
     if problem:
         yield problem
         return
