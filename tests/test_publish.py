@@ -5,6 +5,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -503,6 +505,182 @@ def test_publish_holds_the_run_folder_for_the_whole_read(run_dir: Path, tmp_path
     build_dataset(run_dir, tmp_path / "ds")
     assert seen == ["locked"]
     OutputLock(run_dir).acquire().release()  # and let go afterwards
+
+
+# --- races and what a stopped publish leaves -----------------------------------------------
+
+# A real `publish` in another process, paused inside its build (after both configs are
+# written, before the card), so a test can race it or kill -9 it at a known point.
+PAUSED_PUBLISH = """
+import sys, time
+from ja2en.corpus import publish as module
+from ja2en import publish
+
+def paused(**kwargs):
+    print("building", flush=True)
+    time.sleep(600)
+
+module.card_body = paused
+publish(sys.argv[1], repo_id=None, local_dir=sys.argv[2], dry_run=True)
+"""
+
+
+@pytest.fixture
+def paused_publish(run_dir: Path):
+    """Start a publish of `run_dir` into a folder and wait until it is inside its build; killed at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(local: Path) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-c", PAUSED_PUBLISH, str(run_dir), str(local)], stdout=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout is not None and process.stdout.readline() == "building\n"
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended: what a leftover's owner is after a kill."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_second_publish_to_the_same_folder_is_refused_while_the_first_builds(
+    run_dir: Path, tmp_path: Path, paused_publish
+) -> None:
+    ds = tmp_path / "ds"
+    first = paused_publish(ds)
+    with pytest.raises(OutputError) as error:
+        build_dataset(run_dir, ds)
+    assert str(error.value) == (
+        f"--local-dir {ds} is being built or pushed by another ja2en publish (pid {first.pid}); "
+        "wait for it to finish, then try again"
+    )
+    result = CliRunner().invoke(app, ["publish", str(run_dir), "--local-dir", str(ds), "--dry-run"])
+    assert (result.exit_code, result.stderr) == (4, f"error: {error.value}\n")
+    assert [p.name for p in tmp_path.iterdir() if "ja2en-building" in p.name] != []  # the first one's, untouched
+    assert not ds.exists()
+
+
+def test_a_publish_killed_during_its_build_leaves_nothing_the_next_one_does_not_remove(
+    run_dir: Path, tmp_path: Path, paused_publish
+) -> None:
+    ds = tmp_path / "ds"
+    victim = paused_publish(ds)
+    victim.kill()  # kill -9, inside the build
+    victim.wait()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and re.fullmatch(rf"\.ds\.ja2en-building-{victim.pid}-[0-9a-f]{{8}}", left[0]), left
+    with pytest.warns(Ja2enWarning) as warned:
+        build_dataset(run_dir, ds)
+    assert [str(w.message) for w in warned] == [f"removed what a stopped publish left beside --local-dir {ds}: {left[0]}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert len(_column(ds, "sentences", "doc_id")) == 5
+
+
+def test_leftover_builds_of_ended_publishes_are_removed_and_a_live_ones_kept(run_dir: Path, tmp_path: Path) -> None:
+    dead = _dead_pid()
+    stale = [f".ds.ja2en-building-{dead}-0a1b2c3d", ".ds.ja2en-building-9f8e7d6c"]  # the second: ja2en 0.2, no pid
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        live = f".ds.ja2en-building-{alive.pid}-01234567"
+        for name in [*stale, live, ".other.ja2en-building-1-01234567"]:
+            (tmp_path / name / "data").mkdir(parents=True)
+        with pytest.warns(Ja2enWarning) as warned:
+            build_dataset(run_dir, tmp_path / "ds")
+        assert [str(w.message) for w in warned] == [
+            f"removed what a stopped publish left beside --local-dir {tmp_path / 'ds'}: {', '.join(sorted(stale))}"
+        ]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".other.ja2en-building-1-01234567", "ds", live])
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def _previous_build_aside(run_dir: Path, tmp_path: Path, name: str) -> Path:
+    """A build of `run_dir` renamed aside as a publish does inside its swap."""
+    build_dataset(run_dir, tmp_path / "previous", shard_bytes=1)
+    return (tmp_path / "previous").rename(tmp_path / name)
+
+
+def test_a_publish_killed_inside_the_swap_gets_its_folder_back_at_the_next_publish(
+    run_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # The kill came between renaming the previous build aside and renaming the new one in: ds is gone.
+    aside = _previous_build_aside(run_dir, tmp_path, f".ds.ja2en-old-{_dead_pid()}-0a1b2c3d")
+    before = _snapshot(aside)
+
+    def failing_card(**kwargs):  # and the next publish fails too: the previous build must still be there
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish_module, "card_body", failing_card)
+    ds = tmp_path / "ds"
+    with pytest.warns(Ja2enWarning) as warned, pytest.raises(OutputError):
+        build_dataset(run_dir, ds)
+    assert [str(w.message) for w in warned] == [
+        f"--local-dir {ds} was missing, as a publish was stopped while replacing it; restored the previous build "
+        f"from {aside.name}"
+    ]
+    assert _snapshot(ds) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_a_previous_build_left_aside_next_to_its_replacement_is_removed(run_dir: Path, tmp_path: Path) -> None:
+    # The kill came after the new build was renamed in, before the previous one was deleted.
+    ds = tmp_path / "ds"
+    build_dataset(run_dir, ds, shard_bytes=1)
+    aside = _previous_build_aside(run_dir, tmp_path, f".ds.ja2en-old-{_dead_pid()}-0a1b2c3d")
+    with pytest.warns(Ja2enWarning) as warned:
+        build_dataset(run_dir, ds, pair_filter=PairFilter(dedup=True))
+    assert [str(w.message) for w in warned] == [f"removed what a stopped publish left beside --local-dir {ds}: {aside.name}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert len(_column(ds, "sentences", "doc_id")) == 4
+
+
+def test_a_folder_left_aside_holding_other_files_is_never_deleted(run_dir: Path, tmp_path: Path) -> None:
+    aside = _previous_build_aside(run_dir, tmp_path, f".ds.ja2en-old-{_dead_pid()}-0a1b2c3d")
+    (aside / "mine.txt").write_text("mine", encoding="utf-8")
+    ds = tmp_path / "ds"
+    with pytest.warns(Ja2enWarning):  # ds is missing: the folder would be restored, but it is not only a build now
+        build_dataset(run_dir, ds)
+    before = _snapshot(aside)
+    with pytest.warns(Ja2enWarning) as warned:
+        build_dataset(run_dir, ds)
+    assert [str(w.message) for w in warned] == [
+        f"left {aside.name} beside --local-dir {ds}: a stopped publish left it, but it holds files ja2en did not write"
+    ]
+    assert _snapshot(aside) == before
+
+
+def test_a_local_dir_whose_name_is_not_utf_8_is_built_into(run_dir: Path, tmp_path: Path) -> None:
+    ds = tmp_path / os.fsdecode(b"ds-\xff[*]")  # a stray byte, and glob characters
+    result = build_dataset(run_dir, ds)
+    assert result.rows["sentences"] == 5
+    assert sorted(p.relative_to(ds).as_posix() for p in ds.rglob("*.parquet")) == [
+        "data/documents/train-00000-of-00001.parquet", "data/sentences/train-00000-of-00001.parquet",
+    ]  # fmt: skip
+
+
+def test_a_push_to_a_hub_that_never_answers_ends_in_one_line_and_exit_5(run_dir: Path, tmp_path: Path) -> None:
+    from hub_server import online_env, silent_hub
+
+    with silent_hub() as hub:
+        env = online_env(hub, tmp_path, HF_TOKEN="hf_notarealtoken", JA2EN_HUB_TIMEOUT="1")
+        done = subprocess.run(
+            [sys.executable, "-m", "ja2en", "publish", str(run_dir), "--repo-id", "org/name", "--local-dir", str(tmp_path / "ds")],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 5
+    assert done.stderr.splitlines() == [
+        f"error: the Hugging Face Hub at {hub.url} did not answer within 1 s; raise JA2EN_HUB_TIMEOUT if it is only slow; "
+        f"the dataset is built in {tmp_path / 'ds'}/, re-run to push (it resumes)"
+    ]
+    assert (tmp_path / "ds" / "README.md").is_file()
 
 
 # --- privacy: no home folder, user name or token in what is published ---------------------

@@ -95,21 +95,26 @@ def test_download_pins_the_commit_and_the_run_records_it(store, tiny_marian, mon
 
     calls = []
 
-    def model_info(self, repo_id, revision=None):
+    def model_info(self, repo_id, revision=None, timeout=None):
         files = ["config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "source.spm"]
         return SimpleNamespace(sha=COMMIT, siblings=[SimpleNamespace(rfilename=f) for f in files])
 
-    def snapshot_download(repo_id, *, revision, local_dir, allow_patterns):
-        calls.append((repo_id, revision, allow_patterns))
-        shutil.copytree(tiny_marian, local_dir, dirs_exist_ok=True)
-        return str(local_dir)
+    def hf_hub_download(repo_id, filename, *, revision, local_dir, etag_timeout):
+        calls.append((repo_id, revision, filename))
+        if filename == "config.json":  # the rest of the folder, as the files the tiny model has
+            shutil.copytree(tiny_marian, local_dir, dirs_exist_ok=True)
+        return str(local_dir / filename)
 
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
     assert stored_model("fugumt") is None
     stored = download_model("fugumt")
     # the pinned commit, and one copy of the weights (safetensors, not also .bin or TF)
-    assert calls == [("staka/fugumt-ja-en", COMMIT, ["*.json", "*.spm", "*.model", "*.txt", "*.safetensors"])]
+    assert calls == [
+        ("staka/fugumt-ja-en", COMMIT, "config.json"),
+        ("staka/fugumt-ja-en", COMMIT, "model.safetensors"),
+        ("staka/fugumt-ja-en", COMMIT, "source.spm"),
+    ]
     assert (stored.path, stored.revision) == (store / "staka/fugumt-ja-en", COMMIT)
     assert stored_model("staka/fugumt-ja-en") == stored
 

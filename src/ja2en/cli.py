@@ -191,7 +191,16 @@ def _report_errors(command: F) -> F:
                 raise
             _echo_error(str(error))
             raise typer.Exit(error.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt as interrupt:
+            # A command other than a run is only ever half-done in hidden folders or temporary
+            # files, which the next one clears or resumes.
+            if isinstance(interrupt, RunInterrupted):
+                message = f"{interrupt} — run the same command to resume"
+            else:
+                message = "interrupted; re-run the same command (a download or a push resumes where it stopped)"
+            typer.echo(message, err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as error:
             if os.environ.get("JA2EN_DEBUG"):
@@ -427,7 +436,7 @@ def publish_cli(
     where = "dry run, nothing pushed" if result.url is None else f"pushed to {result.url} ({'public' if public else 'private'})"
     typer.echo(
         f"Built {build.rows['documents']} documents and {build.rows['sentences']} sentence pairs"
-        f"{_dropped(build.filter_counts)} in {build.local_dir}/ (license {build.license}); {where}"
+        f"{_dropped(build.filter_counts)} in {display_path(build.local_dir)}/ (license {build.license}); {where}"
     )
 
 

@@ -17,12 +17,15 @@ token, refused), the local build stays and the error says how to retry.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import time
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +33,8 @@ from typing import Any
 
 from .card import card_body, card_metadata, dataset_license
 from .output import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
-from ..errors import InputError, Ja2enWarning, OutputError, PublishError
-from ..models.hub import is_network_error
+from ..errors import InputError, Ja2enWarning, OutputError, PublishError, display_path
+from ..models.hub import call_hub, describe_hub_failure, is_network_error
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
@@ -132,18 +135,21 @@ def _write_shards(rows: Iterable[dict[str, Any]], features: Any, folder: Path, s
         if batch or not written:
             yield batch
 
-    for batch in batches():
-        table = pa.Table.from_pylist([features.encode_example(r) for r in batch], schema=schema)
-        if writer is None or shard_size >= shard_bytes:
-            if writer:
-                writer.close()
-            shards.append(folder / f"part-{len(shards):05d}.parquet")
-            writer, shard_size = pq.ParquetWriter(shards[-1], schema), 0
-        writer.write_table(table)
-        shard_size += table.nbytes
-        written += len(batch)
-    if writer:
-        writer.close()
+    with contextlib.ExitStack() as files:
+        for batch in batches():
+            table = pa.Table.from_pylist([features.encode_example(r) for r in batch], schema=schema)
+            if writer is None or shard_size >= shard_bytes:
+                if writer:
+                    writer.close()
+                shards.append(folder / f"part-{len(shards):05d}.parquet")
+                # A file object, not the path: pyarrow cannot open a path that is not valid UTF-8.
+                sink = files.enter_context(shards[-1].open("wb"))
+                writer, shard_size = pq.ParquetWriter(sink, schema), 0
+            writer.write_table(table)
+            shard_size += table.nbytes
+            written += len(batch)
+        if writer:
+            writer.close()
     for index, path in enumerate(shards):
         path.rename(folder / f"train-{index:05d}-of-{len(shards):05d}.parquet")
     return written, len(shards)
@@ -169,16 +175,24 @@ def build_dataset(
     """
     local = Path(local_dir)
     _check_local_dir(Path(output_dir), local, overwrite)  # before any reading: a wrong path fails at once
+    with _publish_lock(local):
+        return _build_locked(
+            output_dir, local, repo_id=repo_id, pretty_name=pretty_name, description=description, license=license,
+            pair_filter=pair_filter, shard_bytes=shard_bytes, overwrite=overwrite, partial=partial,
+        )  # fmt: skip
+
+
+def _build_locked(output_dir: Path | str, local: Path, *, license: str | None, partial: bool, **settings: Any) -> BuildResult:
+    """`build_dataset`, once `local` is locked: clear what stopped publishes left, build, swap in."""
+    overwrite = settings.pop("overwrite")
+    _clear_leftovers(local)
     with open_run(output_dir, partial=partial) as output:
         models = [info["name"] for info in output.manifest.get("models", {}).values() if info]
         license_id = dataset_license(models, license)
         staging: Path | None = None
         try:
             staging = _make_staging(local)
-            rows, shards, counts = _write_build(
-                output, staging, repo_id=repo_id, pretty_name=pretty_name, description=description,
-                license_id=license_id, pair_filter=pair_filter, shard_bytes=shard_bytes,
-            )  # fmt: skip
+            rows, shards, counts = _write_build(output, staging, license_id=license_id, **settings)
             moved_aside = _swap_in(staging, output.folder, local, overwrite)
         except OSError as exc:
             raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
@@ -353,11 +367,130 @@ def _is_upload_state(path: str) -> bool:
     return path == _HUB_UPLOAD_STATE or path.startswith(_HUB_UPLOAD_STATE + "/")
 
 
+_LEFTOVER = "ja2en-"  # `.D.ja2en-building-PID-XXXX`, `.D.ja2en-old-PID-XXXX`: beside D while a publish works
+
+
+@contextmanager
+def _publish_lock(local: Path) -> Iterator[None]:
+    """Hold `.D.ja2en-publish.lock` beside `local` (D) while building or pushing it; OutputError if another publish does.
+
+    The file is removed on release; a process that locked a file removed meanwhile
+    opens it again, so two publishes never hold locks on two different files.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no locking
+        yield
+        return
+    target = local.resolve()
+    path = target.with_name(f".{target.name}.{_LEFTOVER}publish.lock")
+    while True:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{local}: cannot write the dataset ({exc.strerror}); choose another --local-dir") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise OutputError(
+                f"--local-dir {display_path(local)} is being built or pushed by another ja2en publish (pid {holder}); "
+                "wait for it to finish, then try again"
+            ) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its holder removed it as we opened it: take the new one
+    try:
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # while still locked, so no one locks the old file after this
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid a publish wrote in its lock file, which it does just after taking the lock."""
+    for _ in range(50):
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.01)
+    return "unknown"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), path.stat())
+    except OSError:
+        return False
+
+
+def _clear_leftovers(local: Path) -> None:
+    """Remove, or restore, what publishes of `local` (D) that were stopped left beside it, with a warning.
+
+    Runs under D's lock, so no publish of D is under way; a leftover whose owner pid is
+    still alive is kept all the same (a ja2en older than the lock may be building).
+    A previous build left aside while D is missing (a kill inside the swap) is put back.
+    """
+    target = local.resolve()
+    prefix = f".{target.name}.{_LEFTOVER}"
+    try:
+        entries = [e for e in target.parent.iterdir() if e.name.startswith(prefix) and e.is_dir() and not e.is_symlink()]
+    except OSError:
+        return
+    stale = {"building": [], "old": []}  # type: dict[str, list[Path]]
+    for entry in sorted(entries):
+        kind, _, owner = entry.name[len(prefix) :].partition("-")
+        if kind in stale and not _owner_alive(owner):
+            stale[kind].append(entry)
+    kept = [entry for entry in stale["old"] if _foreign_entries(entry)]
+    for entry in kept:
+        warnings.warn(Ja2enWarning(
+            f"left {display_path(entry.name)} beside --local-dir {display_path(local)}: a stopped publish left it, "
+            "but it holds files ja2en did not write"
+        ), stacklevel=4)  # fmt: skip
+    old = [entry for entry in stale["old"] if entry not in kept]
+    if old and not os.path.lexists(target):
+        newest = max(old, key=lambda entry: entry.stat().st_mtime)
+        with contextlib.suppress(OSError):
+            newest.rename(target)
+            old.remove(newest)
+            warnings.warn(Ja2enWarning(
+                f"--local-dir {display_path(local)} was missing, as a publish was stopped while replacing it; "
+                f"restored the previous build from {display_path(newest.name)}"
+            ), stacklevel=4)  # fmt: skip
+    removed = stale["building"] + old
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
+    if removed:
+        names = sorted(display_path(entry.name) for entry in removed)
+        warnings.warn(Ja2enWarning(
+            f"removed what a stopped publish left beside --local-dir {display_path(local)}: {', '.join(names)}"
+        ), stacklevel=4)  # fmt: skip
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the publish named in a leftover (`PID-XXXX`) still runs; a name without a pid has none."""
+    pid, _, rest = owner.partition("-")
+    if not (pid.isdigit() and rest) or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: a number no pid can be
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def _make_staging(local: Path) -> Path:
     """A fresh, hidden folder beside `local` (same file system, so it can be renamed into place)."""
     target = local.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.ja2en-building-{secrets.token_hex(4)}")
+    staging = target.with_name(f".{target.name}.{_LEFTOVER}building-{os.getpid()}-{secrets.token_hex(4)}")
     staging.mkdir()  # not mkdtemp: its mode 0700 would become the dataset folder's
     return staging
 
@@ -374,7 +507,7 @@ def _swap_in(staging: Path, run: Path, local: Path, overwrite: bool) -> Path | N
         staging.rename(target)
         return None
     if state == "build":
-        aside = target.with_name(f".{target.name}.ja2en-old-{secrets.token_hex(4)}")
+        aside = target.with_name(f".{target.name}.{_LEFTOVER}old-{os.getpid()}-{secrets.token_hex(4)}")
     else:
         aside = _unused(target.with_name(f"{target.name}.replaced-{datetime.now():%Y%m%d-%H%M%S}"))
     target.rename(aside)
@@ -420,20 +553,7 @@ def push_dataset(local_dir: Path | str, repo_id: str, *, private: bool = True, t
         raise PublishError(f"no Hugging Face token: run `hf auth login` or set HF_TOKEN; {kept}")
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        # Both calls resume an interrupted upload when re-run: upload_large_folder (1.x)
-        # keeps its progress under the folder; upload_folder (2.x, with hf_xet) skips
-        # committed files and deduplicates uploaded data.
-        # The marker is ja2en's local bookkeeping, not part of the dataset.
-        if hasattr(api, "upload_large_folder"):
-            api.upload_large_folder(
-                repo_id=repo_id, folder_path=local, repo_type="dataset", private=private, ignore_patterns=[DATASET_MARKER]
-            )
-        else:
-            api.upload_folder(
-                repo_id=repo_id, folder_path=local, repo_type="dataset", commit_message="Upload with ja2en",
-                ignore_patterns=[DATASET_MARKER],
-            )  # fmt: skip
+        call_hub(lambda: _upload(api, local, repo_id, private))
     except HfHubHTTPError as exc:
         # Only the status: response texts can echo request details, and the token must never be printed.
         status = getattr(exc.response, "status_code", "?")
@@ -443,9 +563,26 @@ def push_dataset(local_dir: Path | str, repo_id: str, *, private: bool = True, t
         ) from None
     except Exception as exc:
         if isinstance(exc, OSError) or is_network_error(exc):
-            raise PublishError(f"cannot reach the Hugging Face Hub; {kept}, re-run to push (it resumes)") from None
+            raise PublishError(f"{describe_hub_failure(exc)}; {kept}, re-run to push (it resumes)") from None
         raise
     return f"https://huggingface.co/datasets/{repo_id}"
+
+
+def _upload(api: Any, local: Path, repo_id: str, private: bool) -> None:
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    # Both calls resume an interrupted upload when re-run: upload_large_folder (1.x)
+    # keeps its progress under the folder; upload_folder (2.x, with hf_xet) skips
+    # committed files and deduplicates uploaded data.
+    # The marker is ja2en's local bookkeeping, not part of the dataset.
+    if hasattr(api, "upload_large_folder"):
+        api.upload_large_folder(
+            repo_id=repo_id, folder_path=local, repo_type="dataset", private=private, ignore_patterns=[DATASET_MARKER]
+        )
+    else:
+        api.upload_folder(
+            repo_id=repo_id, folder_path=local, repo_type="dataset", commit_message="Upload with ja2en",
+            ignore_patterns=[DATASET_MARKER],
+        )  # fmt: skip
 
 
 def publish(
@@ -471,19 +608,14 @@ def publish(
         raise InputError("--repo-id ORG/NAME is needed to push; add --dry-run to only build the dataset locally")
     if repo_id and repo_id.count("/") != 1:
         raise InputError(f"--repo-id must look like ORG/NAME, not '{repo_id}'")
-    build = build_dataset(
-        output_dir,
-        local_dir or Path(output_dir) / "hf-dataset",
-        repo_id=repo_id,
-        pretty_name=pretty_name,
-        description=description,
-        license=license,
-        pair_filter=pair_filter,
-        shard_bytes=shard_bytes,
-        overwrite=overwrite,
-        partial=partial,
-    )
-    if dry_run:
-        return PublishResult(build, repo_id, None)
-    url = push_dataset(build.local_dir, repo_id, private=not public)  # type: ignore[arg-type]
+    local = Path(local_dir or Path(output_dir) / "hf-dataset")
+    _check_local_dir(Path(output_dir), local, overwrite)  # before any reading: a wrong path fails at once
+    with _publish_lock(local):  # through the push: another publish must not swap the folder being uploaded
+        build = _build_locked(
+            output_dir, local, repo_id=repo_id, pretty_name=pretty_name, description=description, license=license,
+            pair_filter=pair_filter, shard_bytes=shard_bytes, overwrite=overwrite, partial=partial,
+        )  # fmt: skip
+        if dry_run:
+            return PublishResult(build, repo_id, None)
+        url = push_dataset(build.local_dir, repo_id, private=not public)  # type: ignore[arg-type]
     return PublishResult(build, repo_id, url)

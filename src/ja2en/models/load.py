@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError, ModelError, display_path, first_line
-from .hub import CONFIG_SUFFIXES, download_snapshot
+from .hub import CONFIG_SUFFIXES, download_snapshot, describe_hub_failure
 from .presets import PRESETS
 
 # Written into a `models/<hub id>/` folder by `ja2en models download`, last: the Hub
@@ -145,10 +145,8 @@ def resolve_model(name: str, *, role: str, revision: str | None = None) -> Resol
 
 
 def _not_downloaded(name: str, role: str, preset: str | None, exc: BaseException) -> ModelError:
-    """The Hub's own answer when it gave one (a refusal), else that it cannot be reached."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    reason = first_line(exc) if isinstance(exc, HfHubHTTPError) else "cannot reach the Hugging Face Hub"
+    """The Hub's own answer when it gave one (a refusal), else that it cannot be reached or did not answer."""
+    reason = describe_hub_failure(exc)
     return ModelError.not_available(name, role, reason, models_dir(), preset)
 
 

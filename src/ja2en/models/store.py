@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError, first_line
-from .hub import download_snapshot
+from ..errors import ModelError
+from .hub import download_snapshot, describe_hub_failure
 from .load import SOURCE_FILE, load_seq2seq, models_dir, read_source
 from .presets import PRESETS, TRANSLATION, Preset, find_preset, hub_id
 
@@ -72,8 +72,6 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
     finally:
         if not progress and not bars_were_off:
             enable_progress_bars()
-    if not (target / "config.json").is_file():
-        raise ModelError(f"model '{name}' has no config.json on the Hub; it is not a transformers model")
     # Written last: its presence is what marks the download complete.
     record = {"hub_id": repo, "revision": commit, "downloaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (target / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -81,8 +79,9 @@ def download_model(name: str, *, revision: str | None = None, progress: bool = F
 
 
 def _download_failed(name: str, exc: BaseException) -> ModelError:
+    reason = describe_hub_failure(exc)
     return ModelError(
-        f"downloading '{name}' failed ({first_line(exc)}); "
+        f"downloading '{name}' failed ({reason}); "
         "check the network and re-run: the download resumes where it stopped"
     )
 
