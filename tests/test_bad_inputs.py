@@ -192,14 +192,14 @@ def test_unreadable_file_is_reported_with_the_permission_fix(
     # Tests run as root, where chmod 000 does not stop reading: refuse the read instead.
     locked = folder / "locked.txt"
     locked.write_text("参加費は無料です。\n", encoding="utf-8")
-    read_bytes = Path.read_bytes
+    open_path = Path.open
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
         if self == locked:
             raise PermissionError(13, "Permission denied")
-        return read_bytes(self)
+        return open_path(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     out = run(folder, tmp_path, translator)
     assert_reported(out, ("InputError", f"{locked}: cannot be read (Permission denied); check its permissions"))
     assert_written(out, GOOD, expected)

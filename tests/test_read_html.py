@@ -264,3 +264,30 @@ def test_broken_pages_and_books_are_reported_one_line_each(tmp_path: Path, trans
         ("a", [("株価は大幅に下落した。", expected["株価は大幅に下落した。"])]),
         ("e", [("ありがとうございます。", expected["ありがとうございます。"])]),
     ]
+
+
+def _deep_page(depth: int) -> str:
+    article = "<p>会議は延期された。</p><p>参加費は無料です。</p><p>株価は大幅に下落した。</p>"
+    return f"<html><head><title>深い</title></head><body>{'<div>' * depth}{article}{'</div>' * depth}</body></html>"
+
+
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_a_page_nested_thousands_of_elements_deep_keeps_its_text(tmp_path: Path, depth: int) -> None:
+    from ja2en.readers import read_file
+
+    (tmp_path / "deep.html").write_text(_deep_page(depth), encoding="utf-8")
+    [doc] = read_file(tmp_path / "deep.html", tmp_path)
+    assert doc.text == "会議は延期された。\n参加費は無料です。\n株価は大幅に下落した。\n"
+
+
+def test_a_page_nested_deeper_than_the_parser_reads_says_so(tmp_path: Path) -> None:
+    from ja2en import InputError
+    from ja2en.readers import read_file
+
+    (tmp_path / "deeper.html").write_text(_deep_page(5000), encoding="utf-8")
+    [error] = read_file(tmp_path / "deeper.html", tmp_path)
+    assert isinstance(error, InputError)
+    assert str(error) == (
+        f"{tmp_path / 'deeper.html'}: its elements are nested more than 2048 deep, deeper than the HTML parser "
+        "(libxml2) reads, so the text below that depth cannot be read; save the page again with less nesting"
+    )

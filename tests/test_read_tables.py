@@ -179,3 +179,44 @@ def test_saved_datasets_read_as_tables_do(tmp_path: Path) -> None:
     ]
     [error] = read_saved_dataset(tmp_path / "news.v2", tmp_path, ReadOptions(text_field="body"))
     assert str(error) == f"{tmp_path / 'news.v2'}: no column 'body' (it has: text, url); choose one with --text-field"
+
+
+def _id_field_errors(path: Path, root: Path, id_field: str) -> list[str]:
+    if path.is_dir():
+        items = list(read_saved_dataset(path, root, ReadOptions(id_field=id_field)))
+    else:
+        items = list(read_file(path, root, options=ReadOptions(id_field=id_field)))
+    return [str(item) for item in items if isinstance(item, InputError)]
+
+
+def test_an_id_field_naming_a_missing_column_is_one_error_not_row_numbers(tmp_path: Path) -> None:
+    import datasets
+
+    write_csv(tmp_path / "t.csv", [["text", "url"], ["会議は延期された。", "u1"]])
+    write_csv(tmp_path / "t.tsv", [["text", "url"], ["会議は延期された。", "u1"]], delimiter="\t")
+    write_parquet(tmp_path / "t.parquet", {"text": ["会議は延期された。"], "url": ["u1"]})
+    datasets.Dataset.from_dict({"text": ["会議は延期された。"], "url": ["u1"]}).save_to_disk(tmp_path / "ds")
+    for name in ("t.csv", "t.tsv", "t.parquet", "ds"):
+        assert _id_field_errors(tmp_path / name, tmp_path, "article_id") == [
+            f"{tmp_path / name}: no column 'article_id' (it has: text, url); choose one with --id-field"
+        ]
+    # The default id column stays optional: without it, rows are numbered.
+    assert _id_field_errors(tmp_path / "t.csv", tmp_path, "id") == []
+    [doc] = read_file(tmp_path / "t.csv", tmp_path)
+    assert doc.id == "t:1"
+
+
+def test_a_jsonl_record_without_the_id_key_named_by_id_field_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(
+        '{"article_id": "a-1", "text": "一つ目。"}\n{"text": "二つ目。", "url": "u2"}\n{"text": "三つ目。"}\n',
+        encoding="utf-8",
+    )
+    items = list(read_file(path, tmp_path, options=ReadOptions(id_field="article_id")))
+    assert [str(item) for item in items if isinstance(item, InputError)] == [
+        f'{path}:2: no "article_id" field (it has text, url); choose one with --id-field, or give every line one',
+        f'{path}:3: no "article_id" field (it has text); choose one with --id-field, or give every line one',
+    ]
+    assert [doc.id for doc in items if not isinstance(doc, InputError)] == ["a-1"]
+    # The default "id" key stays optional.
+    assert [doc.id for doc in read_file(path, tmp_path)] == ["batch:1", "batch:2", "batch:3"]

@@ -245,3 +245,10 @@ def test_a_dataset_saved_on_disk_inside_the_input_folder_is_read_as_one_input(tm
     # The dataset folder itself can be the input too.
     alone = translate_documents(inputs / "saved", output_dir=tmp_path / "alone", translator=translator, summary="none")
     assert (alone.documents, alone.errors) == (2, ())
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "euc-jp"])
+def test_japanese_punctuation_from_the_general_block_counts_as_japanese(encoding: str) -> None:
+    # ‥ … ― “ ” ※ are U+2010-U+203B; without a newline to tip the share, this text was refused (issue 27).
+    for text in ("これは‥‥‥‥", "※注意――“重要”…"):
+        assert decode_bytes(text.encode(encoding), path="x") == (text, encoding)

@@ -28,7 +28,7 @@ from .corpus.export import FORMATS, export_corpus
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, license_warning
 from .corpus.publish import publish
 from .corpus.report import write_report
-from .readers import SUFFIXES
+from .readers import MAX_INPUT_MB, SUFFIXES
 from .models.store import QUANTIZATIONS, convert_model, download_model, list_models
 from .evaluate import evaluate
 from .references import read_references
@@ -132,7 +132,19 @@ TextFieldOption = Annotated[
     str, typer.Option("--text-field", help="The column (CSV, TSV, Parquet, datasets) or JSONL key holding the text.")
 ]
 IdFieldOption = Annotated[
-    str, typer.Option("--id-field", help="The column or JSONL key holding the document id (else the row number).")
+    str,
+    typer.Option(
+        "--id-field", help="The column or JSONL key holding the document id; without an 'id' column, the row number."
+    ),
+]
+MaxInputOption = Annotated[
+    int,
+    typer.Option(
+        "--max-input-mb",
+        min=1,
+        help="The most one input document may take: a file read whole, what a .docx/.epub unpacks to, "
+        "one JSONL line or CSV row.",
+    ),
 ]
 ShardDirOption = Annotated[
     Path | None,
@@ -318,6 +330,7 @@ def translate_cli(
     encoding: EncodingOption = None,
     text_field: TextFieldOption = "text",
     id_field: IdFieldOption = "id",
+    max_input_mb: MaxInputOption = MAX_INPUT_MB,
     fail_fast: FailFastOption = False,
     no_cache: NoCacheOption = False,
     force: ForceOption = False,
@@ -344,7 +357,7 @@ def translate_cli(
         model=model, summary="none" if no_summary else summary, summarizer_model=summarizer,
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
         early_stopping=early_stopping or None, workers=workers, backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
-        encoding=encoding, text_field=text_field, id_field=id_field, force=force, append=append, fail_fast=fail_fast,
+        encoding=encoding, text_field=text_field, id_field=id_field, max_input_mb=max_input_mb, force=force, append=append, fail_fast=fail_fast,
         parquet=parquet, report=report,
     )  # fmt: skip
     for name in options.model_names():

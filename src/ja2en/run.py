@@ -41,7 +41,7 @@ from .index import CHANGED, SEEN, RunIndex
 from .journal import FolderPlan, Journal, plan_folder
 from .process import DocumentProcessor
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
-from .readers import ReadOptions, iter_input_files, read_file
+from .readers import MAX_INPUT_MB, ReadOptions, iter_input_files, read_file
 from .records import Document, Sentence, TranslatedDocument
 from .segment import segment_document
 from .summarize import Summarizer
@@ -113,7 +113,10 @@ class RunOptions:
     summarizes the Japanese with `ja_summarizer_model`, then translates that summary;
     "both"; "none". `cache`: True for the default translation cache, a path for another,
     False for none. `text_field` and `id_field` name the text and id columns of tables
-    (CSV, TSV, Parquet, saved datasets) and keys of JSONL records. `force` replaces a
+    (CSV, TSV, Parquet, saved datasets) and keys of JSONL records; an `id_field` other than
+    "id" must exist. `max_input_mb` caps what one input document may take (a file read whole,
+    what a .docx/.epub unpacks to, one JSONL line or CSV row); it is no part of the
+    fingerprint, so raising it resumes the same folder. `force` replaces a
     folder made with other settings or inputs;
     `append` keeps a folder's documents and adds this run's; `fail_fast` stops at the
     first bad document; `parquet` also writes documents.parquet and sentences.parquet;
@@ -141,6 +144,7 @@ class RunOptions:
     encoding: str | None = None
     text_field: str = "text"
     id_field: str = "id"
+    max_input_mb: int = MAX_INPUT_MB
     force: bool = False
     append: bool = False
     fail_fast: bool = False
@@ -152,6 +156,8 @@ class RunOptions:
             raise InputError(f"unknown summary mode '{self.summary}'; use one of {', '.join(SUMMARY_MODES)}")
         if self.workers is not None and self.workers < 1:
             raise InputError(f"workers must be at least 1, not {self.workers}")
+        if self.max_input_mb < 1:
+            raise InputError(f"max_input_mb must be at least 1, not {self.max_input_mb}")
         if self.append and self.force:
             raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
 
@@ -186,7 +192,9 @@ class RunOptions:
 
     def reading(self) -> ReadOptions:
         """How the inputs are read."""
-        return ReadOptions(encoding=self.encoding, text_field=self.text_field, id_field=self.id_field)
+        return ReadOptions(
+            encoding=self.encoding, text_field=self.text_field, id_field=self.id_field, max_input_mb=self.max_input_mb
+        )
 
     def input_fingerprint(self) -> dict[str, Any]:
         """The reading settings that decide outputs, for the fingerprint (the fields only when not the default,

@@ -2,9 +2,9 @@
 
 `READERS` maps a file suffix to the reader of that format, as "module:function" names
 imported only when a file of that kind is read. Each reader takes (path, root, the
-file's bytes, a ReadOptions) and yields Documents, or InputErrors in place of what it could
-not read, so that one bad input never stops the others; the run decides what to do
-with them.
+file's bytes — or the open file, for the formats in STREAMED —, a ReadOptions) and yields
+Documents, or InputErrors in place of what it could not read, so that one bad input never
+stops the others; the run decides what to do with them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import InputError, display_path
 from ..records import Document
 from .files import is_output_folder, iter_input_files, list_input_files
-from .text import LONE_SURROGATE, ReadOptions, decode_bytes, json_type_name, normalize_text
+from .text import LONE_SURROGATE, MAX_INPUT_MB, ReadOptions, decode_bytes, json_type_name, normalize_text, read_whole
 
 READERS: dict[str, str] = {
     ".txt": "text:read_text_file",
@@ -32,9 +32,13 @@ READERS: dict[str, str] = {
     ".parquet": "tables:read_parquet_file",
 }
 SUFFIXES = tuple(READERS)
+# Formats of many documents, read a record (or row batch) at a time from an open file; the
+# others are one document each, read whole within --max-input-mb.
+STREAMED = frozenset({".jsonl", ".csv", ".tsv", ".parquet"})
 
 __all__ = [
     "LONE_SURROGATE",
+    "MAX_INPUT_MB",
     "READERS",
     "ReadOptions",
     "SUFFIXES",
@@ -65,7 +69,8 @@ def read_file(
 ) -> Iterator[Document | InputError]:
     """Read one file into documents with the reader of its format (a file of another suffix is read as text).
 
-    `options` (a ReadOptions) says more than `encoding` alone: the text and id fields of tables.
+    `options` (a ReadOptions) says more than `encoding` alone: the text and id fields of tables,
+    and --max-input-mb. A file over it, or a record over it, is one InputError in its place.
     """
     options = options or ReadOptions(encoding=encoding)
     if path.is_dir():  # the walk only gives folders that are saved datasets
@@ -73,12 +78,20 @@ def read_file(
 
         yield from read_saved_dataset(path, root, options)
         return
+    suffix = path.suffix.lower() if readable(path) else ".txt"
     try:
-        data = path.read_bytes()
+        source = path.open("rb") if suffix in STREAMED else read_whole(path, options)
+    except InputError as exc:  # over the limit
+        yield exc
+        return
     except OSError as exc:
         yield InputError(f"{display_path(path)}: cannot be read ({exc.strerror}); check its permissions")
         return
-    yield from _reader(path.suffix.lower() if readable(path) else ".txt")(path, root, data, options)
+    if isinstance(source, bytes):
+        yield from _reader(suffix)(path, root, source, options)
+        return
+    with source:
+        yield from _reader(suffix)(path, root, source, options)
 
 
 def read_documents(

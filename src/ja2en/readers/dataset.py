@@ -57,7 +57,7 @@ def _dataset_documents(
 ) -> Iterator[Document | InputError]:
     schema = dataset.data.schema
     where = f"{label}: split {split}" if split else label
-    problem = text_column_problem(where, schema, options.text_field)
+    problem = text_column_problem(where, schema, options)
     if problem:
         yield problem
         return

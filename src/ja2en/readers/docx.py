@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 from ..errors import InputError, display_path, first_line
 from ..records import Document
 from .text import ReadOptions, paragraphs_document
+from .zips import ZipParts
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -51,33 +52,62 @@ def read_docx_file(path: Path, root: Path, data: bytes, options: ReadOptions) ->
         yield InputError(f"{label}: a zip archive but not a Word document (no word/document.xml); save it as .docx from Word")
         return
     try:
-        blocks, title = _read_parts(archive, names)
+        blocks, title = _read_parts(ZipParts(archive, label, options), names)
+    except InputError as exc:  # it unpacks to more than one document may take
+        yield exc
+        return
     except ElementTree.ParseError as exc:
         yield InputError(f"{label}: damaged Word document (invalid XML: {exc}); open and save it again in Word")
         return
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         yield InputError(f"{label}: damaged Word document ({first_line(exc)}); open and save it again in Word")
         return
+    except RecursionError:
+        yield InputError(f"{label}: its XML is nested too deeply to read; open and save it again in Word")
+        return
     yield paragraphs_document(path, root, data, blocks, format="docx", encoding="utf-8", title=title)
 
 
-def _read_parts(archive: zipfile.ZipFile, names: set[str]) -> tuple[list[Block], str | None]:
+def _read_parts(parts: ZipParts, names: set[str]) -> tuple[list[Block], str | None]:
     """Every text block of the document in reading order, and its title."""
-    document = _parse(archive, "word/document.xml")
-    body = document.find(_W + "body")
-    body_blocks = _Body().blocks(body) if body is not None else []
+    body_blocks, cited = _body_blocks(parts)
     return (
-        _margin_blocks(archive, names, "header")
+        _margin_blocks(parts, names, "header")
         + body_blocks
-        + _note_blocks(archive, names, document, "footnote")
-        + _note_blocks(archive, names, document, "endnote")
-        + _margin_blocks(archive, names, "footer"),
-        _title(archive, names),
+        + _note_blocks(parts, names, cited["footnote"], "footnote")
+        + _note_blocks(parts, names, cited["endnote"], "endnote")
+        + _margin_blocks(parts, names, "footer"),
+        _title(parts, names),
     )
 
 
-def _parse(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
-    return ElementTree.fromstring(archive.read(name))
+def _body_blocks(parts: ZipParts) -> tuple[list[Block], dict[str, list[str | None]]]:
+    """The body's blocks, and the ids of the notes it cites in order, parsed as document.xml unpacks.
+
+    Each child of <w:body> is read when it ends and then dropped, so memory holds one
+    paragraph or table at a time, not the tree of the whole document.
+    """
+    reader, found = _Body(), []
+    cited: dict[str, list[str | None]] = {"footnote": [], "endnote": []}
+    references = {_W + f"{kind}Reference": kind for kind in cited}
+    path: list[ElementTree.Element] = []  # the open elements, from the root
+    with parts.open("word/document.xml") as stream:
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if event == "start":
+                path.append(element)
+                continue
+            path.pop()
+            if element.tag in references:
+                cited[references[element.tag]].append(element.get(_W + "id"))
+            if len(path) == 2 and path[1].tag == _W + "body":
+                found += reader.blocks_of(element)
+                path[1].remove(element)
+    return found, cited
+
+
+def _parse(parts: ZipParts, name: str) -> ElementTree.Element:
+    with parts.open(name) as stream:
+        return ElementTree.parse(stream).getroot()
 
 
 class _Body:
@@ -87,20 +117,20 @@ class _Body:
         self.paragraphs = 0
         self.tables = 0
 
-    def blocks(self, container: ElementTree.Element) -> list[Block]:
-        found: list[Block] = []
-        for child in container:
-            if child.tag == _W + "p":
-                text, boxes = _paragraph_text(child)
-                if text.strip() or boxes:
-                    self.paragraphs += 1
-                    where = f"paragraph {self.paragraphs}"
-                    found += [(text, where)] + [(box, f"{where}, text box") for box in boxes]
-            elif child.tag == _W + "tbl":
-                found += self._table(child)
-            elif child.tag in _TRANSPARENT:
-                found += self.blocks(child)
-        return found
+    def blocks_of(self, child: ElementTree.Element) -> list[Block]:
+        """The blocks of one child of the body (or of a wrapper read in its place)."""
+        if child.tag == _W + "p":
+            text, boxes = _paragraph_text(child)
+            if not (text.strip() or boxes):
+                return []
+            self.paragraphs += 1
+            where = f"paragraph {self.paragraphs}"
+            return [(text, where)] + [(box, f"{where}, text box") for box in boxes]
+        if child.tag == _W + "tbl":
+            return self._table(child)
+        if child.tag in _TRANSPARENT:
+            return [block for grandchild in child for block in self.blocks_of(grandchild)]
+        return []
 
     def _table(self, table: ElementTree.Element) -> list[Block]:
         self.tables += 1
@@ -171,29 +201,28 @@ def _part_names(names: set[str], kind: str) -> list[str]:
     return sorted(found, key=lambda name: int(m.group(1)) if (m := _PART_NUMBER.search(name)) else 0)
 
 
-def _margin_blocks(archive: zipfile.ZipFile, names: set[str], kind: str) -> list[Block]:
+def _margin_blocks(parts: ZipParts, names: set[str], kind: str) -> list[Block]:
     """The headers (or footers) of all sections, each distinct one once."""
     found: list[Block] = []
     seen: set[tuple[str, ...]] = set()
     for name in _part_names(names, kind):
-        texts = tuple(text for text in _flat_text(_parse(archive, name)) if text.strip())
+        texts = tuple(text for text in _flat_text(_parse(parts, name)) if text.strip())
         if texts and texts not in seen:
             seen.add(texts)
             found += [(text, kind) for text in texts]
     return found
 
 
-def _note_blocks(archive: zipfile.ZipFile, names: set[str], document: ElementTree.Element, kind: str) -> list[Block]:
+def _note_blocks(parts: ZipParts, names: set[str], cited: list[str | None], kind: str) -> list[Block]:
     """Footnotes (or endnotes), numbered as the reader sees them: in the order the body cites them."""
     name = f"word/{kind}s.xml"
     if name not in names:
         return []
     notes = {
         note.get(_W + "id"): note
-        for note in _parse(archive, name).iter(_W + kind)
+        for note in _parse(parts, name).iter(_W + kind)
         if note.get(_W + "type") not in _NOT_NOTES
     }
-    cited = [ref.get(_W + "id") for ref in document.iter(_W + f"{kind}Reference")]
     order = list(dict.fromkeys([i for i in cited if i in notes] + list(notes)))
     return [
         (text, f"{kind} {number}")
@@ -203,8 +232,8 @@ def _note_blocks(archive: zipfile.ZipFile, names: set[str], document: ElementTre
     ]
 
 
-def _title(archive: zipfile.ZipFile, names: set[str]) -> str | None:
+def _title(parts: ZipParts, names: set[str]) -> str | None:
     if "docProps/core.xml" not in names:
         return None
-    title = _parse(archive, "docProps/core.xml").find(_DC_TITLE)
+    title = _parse(parts, "docProps/core.xml").find(_DC_TITLE)
     return title.text if title is not None and title.text and title.text.strip() else None

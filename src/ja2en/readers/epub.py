@@ -20,8 +20,9 @@ from xml.etree import ElementTree
 
 from ..errors import InputError, display_path
 from ..records import Document
-from .html import block_locators, decode_html, html_blocks, parse_html
+from .html import TooDeepError, block_locators, decode_html, html_blocks, parse_html
 from .text import ReadOptions, paragraphs_document
+from .zips import ZipParts
 
 _CONTAINER = "META-INF/container.xml"
 _NS = {
@@ -37,7 +38,7 @@ class _NotEpub(Exception):
     """What makes a file not a readable EPUB, said as the middle of a one-line message."""
 
 
-def _package(book: zipfile.ZipFile) -> tuple[str, ElementTree.Element]:
+def _package(book: ZipParts) -> tuple[str, ElementTree.Element]:
     """(OPF path, its parsed root), found through META-INF/container.xml."""
     try:
         container = ElementTree.fromstring(book.read(_CONTAINER))
@@ -82,10 +83,13 @@ def read_epub_file(path: Path, root: Path, data: bytes, options: ReadOptions) ->
     """An .epub book: one document, its chapters in spine order, its dc:title as title and dc:language in meta."""
     where = display_path(path)
     try:
-        book = zipfile.ZipFile(io.BytesIO(data))
+        book = ZipParts(zipfile.ZipFile(io.BytesIO(data)), where, options)
         opf_path, opf = _package(book)
     except zipfile.BadZipFile:
         yield InputError(f"{where}: not an EPUB (not a zip file); {_REMAKE}")
+        return
+    except InputError as exc:  # it unpacks to more than one document may take
+        yield exc
         return
     except _NotEpub as exc:
         yield InputError(f"{where}: {exc}; {_REMAKE}")
@@ -106,13 +110,20 @@ def read_epub_file(path: Path, root: Path, data: bytes, options: ReadOptions) ->
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
             yield InputError(f"{where}: chapter {name} cannot be unpacked ({exc}); {_REMAKE}")
             continue
+        except InputError as exc:  # the book unpacks to more than one document may take
+            yield exc
+            return
         try:
             # Chapters are XHTML: UTF-8 or as their XML declaration says, whatever --encoding says.
             text, _ = decode_html(raw, ReadOptions(), f"{where}:{name}")
         except InputError as exc:
             yield exc
             continue
-        tree = parse_html(text, ".epub")
+        try:
+            tree = parse_html(text, ".epub", f"{where}:{name}")
+        except TooDeepError as exc:
+            yield exc
+            continue
         if tree is not None:
             blocks.extend(block_locators(html_blocks(tree), prefix=name))
     lang = _metadata(opf, "language")

@@ -45,6 +45,7 @@ _CHARSET_CODECS = dict.fromkeys(("shift_jis", "sjis", "x-sjis", "windows-31j", "
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _SPACES = re.compile(r"[ \t\f\r\u00a0]+")
 _HEADING_CHARS = 24  # of a heading's text in a locator; enough to recognise it
+_DEPTH = re.compile(r"depth in document: (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +81,33 @@ def decode_html(data: bytes, options: ReadOptions, where: str) -> tuple[str, str
     return decode_bytes(data, path=where)
 
 
-def parse_html(text: str, suffix: str = ".html") -> Any:
+class TooDeepError(InputError):
+    """A page nested deeper than the HTML parser reads: one error for that page, not the run's end."""
+
+
+def parse_html(text: str, suffix: str = ".html", where: str = "the page") -> Any:
     """An lxml tree of a decoded page (XHTML too), or None when it holds no markup at all.
 
     The text goes in re-encoded as UTF-8, so the charset the page declares is not applied twice.
+    TooDeepError when the page nests deeper than the parser reads (the text below would be lost).
     """
     lxml_html = import_extra("lxml.html", suffix)
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    # huge_tree: libxml2 otherwise stops at 256 nested elements, which generated pages pass
+    # (a <div> per nesting level); the file itself is already within --max-input-mb.
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
     try:
-        return lxml_html.document_fromstring(text.encode("utf-8", errors="replace"), parser=parser)
+        tree = lxml_html.document_fromstring(text.encode("utf-8", errors="replace"), parser=parser)
     except lxml_html.etree.ParserError:  # an empty or whitespace-only file
         return None
+    for error in parser.error_log:
+        if error.type == lxml_html.etree.ErrorTypes.ERR_RESOURCE_LIMIT:
+            depth = _DEPTH.search(error.message)
+            raise TooDeepError(
+                f"{where}: its elements are nested more than {depth.group(1) if depth else 'the parser allows'} deep, "
+                "deeper than the HTML parser (libxml2) reads, so the text below that depth cannot be read; "
+                "save the page again with less nesting"
+            )
+    return tree
 
 
 class _Blocks:
@@ -113,29 +130,43 @@ class _Blocks:
         if text:
             self.blocks.append(Block(text, tag, cell, linked))
 
-    def walk(self, element: Any, tag: str, cell: tuple[int, int, int] | None) -> None:
-        """Read `element`'s content as part of the block `tag` (and `cell`) it sits in."""
-        if element.text:
-            self.pieces.append((element.text, self.in_link))
-        for child in element:
-            name = child.tag.lower() if isinstance(child.tag, str) else ""
-            if name in _SKIPPED_TAGS or not name:
-                pass
-            elif name == "br":
-                self.flush(tag, cell)
-            elif name in _BLOCK_TAGS:
-                self.flush(tag, cell)
-                self.walk_block(child, name, tag, cell)
-            elif name == "a" and not self.in_link:
-                self.in_link = True
-                self.walk(child, tag, cell)
-                self.in_link = False
-            else:
-                self.walk(child, tag, cell)
-            if child.tail:
+    def walk_block(self, element: Any, name: str, outer: str, cell: tuple[int, int, int] | None) -> None:
+        """Read block element `element` (a `name`) and all below it, inside the block `outer`.
+
+        With a stack of open elements, not recursion: a page may nest thousands of elements.
+        """
+        stack = [self._open_block(element, name, outer, cell)]
+        while stack:
+            frame = stack[-1]
+            child = next(frame.children, None)
+            if child is None:
+                stack.pop()
+                self._close(frame)
+                if stack and frame.element.tail:
+                    self.pieces.append((frame.element.tail, self.in_link))
+                continue
+            opened = self._open(child, frame.tag, frame.cell)
+            if opened:
+                stack.append(opened)
+            elif child.tail:
                 self.pieces.append((child.tail, self.in_link))
 
-    def walk_block(self, element: Any, name: str, outer: str, cell: tuple[int, int, int] | None) -> None:
+    def _open(self, child: Any, tag: str, cell: tuple[int, int, int] | None) -> _Open | None:
+        """Start reading `child` of an element read as part of the block `tag`; None when there is nothing inside to read."""
+        name = child.tag.lower() if isinstance(child.tag, str) else ""
+        if name in _SKIPPED_TAGS or not name:
+            return None
+        if name == "br":
+            self.flush(tag, cell)
+            return None
+        if name in _BLOCK_TAGS:
+            self.flush(tag, cell)
+            return self._open_block(child, name, tag, cell)
+        link = name == "a" and not self.in_link
+        self.in_link = self.in_link or link
+        return self._open_inline(child, tag, cell, "link" if link else "inline")
+
+    def _open_block(self, element: Any, name: str, outer: str, cell: tuple[int, int, int] | None) -> _Open:
         if name == "table":
             self.tables += 1
             self.rows.append([0, 0])
@@ -147,10 +178,31 @@ class _Blocks:
         # Text directly inside a container (<div>text</div>) is the container's block;
         # a <td> or <li> holding <p>s still gives each <p> its own.
         inner = outer if name in ("html", "body", "tbody", "thead", "tfoot", "tr", "table", "ul", "ol", "dl") else name
-        self.walk(element, inner, cell)
-        self.flush(inner, cell)
-        if name == "table":
-            self.rows.pop()
+        return self._open_inline(element, inner, cell, "table" if name == "table" else "block")
+
+    def _open_inline(self, element: Any, tag: str, cell: tuple[int, int, int] | None, kind: str) -> _Open:
+        if element.text:
+            self.pieces.append((element.text, self.in_link))
+        return _Open(element, iter(element), tag, cell, kind)
+
+    def _close(self, frame: _Open) -> None:
+        if frame.kind == "link":
+            self.in_link = False
+        elif frame.kind in ("block", "table"):
+            self.flush(frame.tag, frame.cell)
+            if frame.kind == "table":
+                self.rows.pop()
+
+
+@dataclass(slots=True)
+class _Open:
+    """An element being read: its children still to read, the block its text belongs to, and what ends with it."""
+
+    element: Any
+    children: Iterator[Any]
+    tag: str
+    cell: tuple[int, int, int] | None
+    kind: str  # "inline", "link" (ends the link), "block" (ends its block), "table" (ends its block and table)
 
 
 def html_blocks(tree: Any) -> list[Block]:
@@ -260,7 +312,11 @@ def read_html_file(path: Path, root: Path, data: bytes, options: ReadOptions) ->
     except InputError as exc:
         yield exc
         return
-    tree = parse_html(text)
+    try:
+        tree = parse_html(text, where=where)
+    except TooDeepError as exc:
+        yield exc
+        return
     blocks = main_blocks(tree) if tree is not None else []
     if not blocks:
         yield InputError(

@@ -15,13 +15,13 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import InputError, display_path, first_line
 from ..records import Document
-from .text import ReadOptions, decode_bytes, document_id, import_extra, normalize_text, paragraphs_document
+from .text import ReadOptions, TextLines, document_id, import_extra, normalize_text, over_limit, paragraphs_document
 
 # Rows converted to Python at a time: a Parquet file or dataset of millions of rows is
 # never held as Python objects all at once.
@@ -55,12 +55,21 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def missing_column(label: str, names: list[str], field: str) -> InputError:
-    """The one error for a table without its text column, naming the columns it has."""
+def missing_column(label: str, names: list[str], field: str, option: str = "--text-field") -> InputError:
+    """The one error for a table without its text (or named id) column, naming the columns it has."""
     shown = [name if len(name) <= _SHOWN_NAME_CHARS else name[: _SHOWN_NAME_CHARS - 1] + "…" for name in names[:_SHOWN_NAMES]]
     more = f", and {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else ""
     has = f"it has: {', '.join(shown)}{more}" if names else "it has no columns"
-    return InputError(f"{label}: no column '{field}' ({has}); choose one with --text-field")
+    return InputError(f"{label}: no column '{field}' ({has}); choose one with {option}")
+
+
+def missing_columns(label: str, names: list[str], options: ReadOptions) -> InputError | None:
+    """The error for a table without its text column, or without the id column --id-field names."""
+    if options.text_field not in names:
+        return missing_column(label, names, options.text_field)
+    if options.id_required and options.id_field not in names:
+        return missing_column(label, names, options.id_field, "--id-field")
+    return None
 
 
 def row_document(
@@ -107,12 +116,14 @@ def row_document(
     )
 
 
-def text_column_problem(label: str, schema: Any, field: str) -> InputError | None:
-    """An error when an Arrow table has no text column `field`, or it holds no strings (numbers, lists...)."""
+def text_column_problem(label: str, schema: Any, options: ReadOptions) -> InputError | None:
+    """An error when an Arrow table has no text column (or named id column), or its text column holds no strings."""
     import pyarrow as pa
 
-    if field not in schema.names:
-        return missing_column(label, list(schema.names), field)
+    field = options.text_field
+    missing = missing_columns(label, list(schema.names), options)
+    if missing:
+        return missing
     kind = schema.field(field).type
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
@@ -146,45 +157,58 @@ def arrow_documents(
         yield InputError(f"{label}: damaged after {place}row {number} ({first_line(exc)}); export it again")
 
 
-def read_csv_file(path: Path, root: Path, data: bytes, options: ReadOptions) -> Iterator[Document | InputError]:
-    """A .csv file with a header row: one document per row, its text in `options.text_field`."""
+def read_csv_file(path: Path, root: Path, data: bytes | IO[bytes], options: ReadOptions) -> Iterator[Document | InputError]:
+    """A .csv file (its bytes or an open binary stream) with a header row: one document per row, its text in `options.text_field`."""
     yield from _read_delimited(path, root, data, options, delimiter=",", format="csv")
 
 
-def read_tsv_file(path: Path, root: Path, data: bytes, options: ReadOptions) -> Iterator[Document | InputError]:
-    """A .tsv file with a header row: one document per row, its text in `options.text_field`."""
+def read_tsv_file(path: Path, root: Path, data: bytes | IO[bytes], options: ReadOptions) -> Iterator[Document | InputError]:
+    """A .tsv file (its bytes or an open binary stream) with a header row: one document per row, its text in `options.text_field`."""
     yield from _read_delimited(path, root, data, options, delimiter="\t", format="tsv")
 
 
+class _RowTooLong(Exception):
+    """A row (one line, or the lines of its quoted cells) over --max-input-mb."""
+
+
+class _RecordLines:
+    """A file's lines for csv.reader, streamed, stopping at a row that grows over the limit."""
+
+    def __init__(self, lines: TextLines) -> None:
+        self.lines, self.row_chars = lines, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for _, line in self.lines:
+            if isinstance(line, InputError):
+                raise _RowTooLong
+            self.row_chars += len(line)
+            if self.row_chars > self.lines.options.max_input_bytes:
+                raise _RowTooLong
+            yield line
+
+
 def _read_delimited(
-    path: Path, root: Path, data: bytes, options: ReadOptions, *, delimiter: str, format: str
+    path: Path, root: Path, data: bytes | IO[bytes], options: ReadOptions, *, delimiter: str, format: str
 ) -> Iterator[Document | InputError]:
     label = display_path(path)
     try:
-        text, used = decode_bytes(data, path=label, encoding=options.encoding)
+        lines = TextLines(io.BytesIO(data) if isinstance(data, bytes) else data, label, options, newline="")
     except InputError as exc:
         yield exc
         return
     # One article in one cell may well exceed the csv module's 128K-character default.
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     # newline="": quoted line breaks stay inside their cell, as the csv module expects.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    source = _RecordLines(lines)
+    reader = csv.reader(source, delimiter=delimiter)
+    number = rows = 0
     try:
-        header = next(reader, None)
-        if not header or not any(name.strip() for name in header):
-            yield InputError(f"{label}: no header row; the first line must name the columns, one of them '{options.text_field}'")
-            return
-        names = [name.strip() or f"column {i}" for i, name in enumerate(header, start=1)]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
-            yield InputError(f"{label}: the header names column '{twice[0]}' twice; rename one of them")
-            return
-        if options.text_field not in names:
-            yield missing_column(label, names, options.text_field)
+        names = yield from _header(reader, label, options)
+        if names is None:
             return
         separator = "a tab" if delimiter == "\t" else "a comma"
-        rows = 0
         for number, cells in enumerate(reader, start=1):
+            source.row_chars = 0
             if not cells or cells == [""]:
                 continue  # a blank line
             rows += 1
@@ -193,31 +217,56 @@ def _read_delimited(
                     f"{label}: row {number} has {len(cells)} cells but the header has {len(names)}; "
                     f"put cells that hold {separator}, a quote or a line break in double quotes"
                 )
-                continue
-            yield row_document(
-                number, dict(zip(names, cells)), label=label, source=display_path(path.as_posix()),
-                id_prefix=document_id(path, root), format=format, encoding=used, options=options,
-            )  # fmt: skip
+            elif any(lines.is_undecodable(cell) for cell in cells):
+                yield lines.undecodable(f"{label}: row {number}")
+            else:
+                yield row_document(
+                    number, dict(zip(names, cells)), label=label, source=display_path(path.as_posix()),
+                    id_prefix=document_id(path, root), format=format, encoding=lines.encoding, options=options,
+                )  # fmt: skip
     except csv.Error as exc:
         yield InputError(f"{label}: not valid {format.upper()} near line {reader.line_num} ({exc}); fix its quoting")
+        return
+    except _RowTooLong:
+        yield over_limit(label, f"row {number + 1} is", options, then=", so the rows after it are not read")
         return
     if not rows:
         yield InputError(f"{label}: a header but no rows; add one row per document")
 
 
-def read_parquet_file(path: Path, root: Path, data: bytes, options: ReadOptions) -> Iterator[Document | InputError]:
-    """A .parquet file: one document per row, its text in `options.text_field`, read one row batch at a time."""
+def _header(reader: Any, label: str, options: ReadOptions) -> Generator[InputError, None, list[str] | None]:
+    """The column names of the header row, or None after yielding why the table cannot be read."""
+    header = next(reader, None)
+    if not header or not any(name.strip() for name in header):
+        yield InputError(f"{label}: no header row; the first line must name the columns, one of them '{options.text_field}'")
+        return None
+    names = [name.strip() or f"column {i}" for i, name in enumerate(header, start=1)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        yield InputError(f"{label}: the header names column '{twice[0]}' twice; rename one of them")
+        return None
+    missing = missing_columns(label, names, options)
+    if missing:
+        yield missing
+        return None
+    return names
+
+
+def read_parquet_file(
+    path: Path, root: Path, data: bytes | IO[bytes], options: ReadOptions
+) -> Iterator[Document | InputError]:
+    """A .parquet file (its bytes or an open binary stream): one document per row, its text in `options.text_field`, read one row batch at a time."""
     parquet = import_extra("pyarrow.parquet", ".parquet")
     import pyarrow as pa
 
     label = display_path(path)
     try:
-        table = parquet.ParquetFile(io.BytesIO(data))
+        table = parquet.ParquetFile(io.BytesIO(data) if isinstance(data, bytes) else data)
     except (pa.ArrowException, OSError) as exc:
         yield InputError(f"{label}: not a readable Parquet file ({first_line(exc)}); export it again")
         return
     schema = table.schema_arrow
-    problem = text_column_problem(label, schema, options.text_field)
+    problem = text_column_problem(label, schema, options)
     if problem:
         yield problem
         return

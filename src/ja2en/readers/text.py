@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
+import math
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import DecodeError, InputError, display_path
 from ..records import Document
@@ -27,6 +30,18 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 _ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(B", b"\x1b$(D")
+DEFAULT_ID_FIELD = "id"
+# The codec behind each name decode_bytes reports, where the two differ.
+_CODECS = {"iso-2022-jp": "iso2022_jp_ext"}
+MB = 1024 * 1024
+# What one document may take by default: a file read whole (.txt, .html, .pdf...), what a
+# .docx or .epub unpacks to, one JSONL line or CSV row. Raised with --max-input-mb.
+MAX_INPUT_MB = 256
+# A streamed file's encoding is detected from this much of its start (then to the end of
+# that line); a file this short is detected from all of it, exactly as one read whole.
+DETECT_BYTES = 4 * MB
+# A streamed line is read this many characters at a time.
+LINE_PIECE = MB
 
 
 def json_type_name(value: Any) -> str:
@@ -50,6 +65,7 @@ def _japanese_score(text: str) -> float:
         if (
             code < 0x80
             or 0x3000 <= code <= 0x30FF  # CJK punctuation, hiragana, katakana
+            or 0x2010 <= code <= 0x203B  # dashes, quotes, ‥ … ※, which Japanese prose borrows
             or 0x4E00 <= code <= 0x9FFF  # common kanji
             or 0xFF01 <= code <= 0xFF5E  # full-width ASCII
         ):
@@ -116,7 +132,19 @@ class ReadOptions:
 
     encoding: str | None = None  # None: detect (text formats) or as the file declares (HTML, XML)
     text_field: str = "text"  # the column (CSV, TSV, Parquet, datasets) or key (JSONL) holding the text
-    id_field: str = "id"  # the column or key holding the document id; when absent, the row number is used
+    # The column or key holding the document id: "id" may be absent (the row number is
+    # used instead), a column named otherwise must exist.
+    id_field: str = DEFAULT_ID_FIELD
+    max_input_mb: int = MAX_INPUT_MB  # the most one document may take: see MAX_INPUT_MB
+
+    @property
+    def max_input_bytes(self) -> int:
+        return self.max_input_mb * MB
+
+    @property
+    def id_required(self) -> bool:
+        """Whether the id column must exist: only when named, as the default "id" may be absent."""
+        return self.id_field != DEFAULT_ID_FIELD
 
 
 # Scripts written without spaces between words: a line break between two of their
@@ -195,6 +223,111 @@ def paragraphs_document(
 def document_id(path: Path, root: Path) -> str:
     """A file's document id: its path below the input root, without its suffix."""
     return display_path(path.relative_to(root).with_suffix("").as_posix())
+
+
+def over_limit(
+    where: str, what: str, options: ReadOptions, needed: int | None = None, *, advice: str = "", then: str = ""
+) -> InputError:
+    """The one error for an input over --max-input-mb.
+
+    `what` begins the sentence ("2 MB,", "the line is"), `then` ends it, `advice` comes
+    before the fix, and `needed` (bytes), when known, says how far to raise the limit.
+    """
+    fix = f"--max-input-mb {math.ceil(needed / MB)}" if needed else "a higher --max-input-mb"
+    return InputError(
+        f"{where}: {what} over the {options.max_input_mb} MB limit for one document{then}; "
+        f"{advice}re-run with {fix} if it is genuine"
+    )
+
+
+def read_whole(path: Path, options: ReadOptions) -> bytes:
+    """A file read whole, for a format that is one document: InputError past the limit, before it is read."""
+    limit = options.max_input_bytes
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(limit + 1) if size <= limit else b""
+        size = max(size, len(data))  # a file that grew since, or a size the system does not know
+    if size > limit:
+        where = display_path(path)
+        raise over_limit(where, f"{math.ceil(size / MB)} MB,", options, size, advice="split it into smaller files, or ")
+    return data
+
+
+class TextLines:
+    """A streamed text file's lines, decoded with the encoding of its start, each line within the limit.
+
+    Iterating gives (line number from 1, the line with its line break), or (number, InputError)
+    for a line over the limit, which is skipped. A line holding bytes of another encoding is
+    given as it is, for the reader to report with `undecodable` where `is_undecodable` says so.
+    `newline` is as for open(): "\n" splits on \n only (JSON Lines), "" on any line break (CSV).
+    """
+
+    def __init__(self, stream: IO[bytes], where: str, options: ReadOptions, *, newline: str) -> None:
+        self.where, self.options = where, options
+        self.encoding = self._detect(stream)  # raises the file's DecodeError
+        self.forced = bool(options.encoding)
+        self.legacy = not self.forced and self.encoding in _LEGACY_ENCODINGS
+        stream.seek(0)
+        # surrogateescape: bytes the encoding cannot read become lone surrogates, which no
+        # decoded text holds otherwise, so a bad line is found and the next one still read.
+        codec = _CODECS.get(self.encoding, self.encoding)
+        self.text = io.TextIOWrapper(stream, encoding=codec, errors="surrogateescape", newline=newline)
+        self.ends = ("\n",) if newline == "\n" else ("\n", "\r")
+
+    def _detect(self, stream: IO[bytes]) -> str:
+        prefix = stream.read(DETECT_BYTES)
+        if len(prefix) < DETECT_BYTES:
+            return decode_bytes(prefix, path=self.where, encoding=self.options.encoding)[1]
+        # Whole lines only, so that no character is cut in two; a first line longer than
+        # the prefix is cut where a character ends (at most 3 bytes before).
+        prefix += stream.readline(self.options.max_input_bytes)
+        if b"\n" in prefix:
+            return decode_bytes(prefix[: prefix.rindex(b"\n") + 1], path=self.where, encoding=self.options.encoding)[1]
+        for cut in (3, 2, 1):
+            try:
+                return decode_bytes(prefix[:-cut], path=self.where, encoding=self.options.encoding)[1]
+            except DecodeError:
+                pass
+        return decode_bytes(prefix, path=self.where, encoding=self.options.encoding)[1]
+
+    def __iter__(self) -> Iterator[tuple[int, str | InputError]]:
+        number = 0
+        while line := self._line():
+            number += 1
+            if isinstance(line, str):
+                yield number, line
+            else:
+                yield number, over_limit(f"{self.where}:{number}", "the line is", self.options)
+
+    def _line(self) -> str | bool:
+        """The next line ("" at the end), or True for a line over the limit, which is then skipped.
+
+        Read a piece at a time, so that a line over the limit never takes more than the
+        limit and a piece, however long it goes on.
+        """
+        pieces, size, limit = [], 0, self.options.max_input_bytes
+        while piece := self.text.readline(LINE_PIECE):
+            size += len(piece)
+            if size > limit:
+                pieces.clear()
+            else:
+                pieces.append(piece)
+            if piece.endswith(self.ends):
+                break
+        return size > limit or "".join(pieces)
+
+    def is_undecodable(self, text: str) -> bool:
+        # A detected legacy encoding reads stray bytes as C1 controls or private use characters.
+        return bool(LONE_SURROGATE.search(text) or (self.legacy and _IMPLAUSIBLE.search(text)))
+
+    def undecodable(self, where: str) -> InputError:
+        """The error for a line (or row) at `where` that is not in the file's encoding."""
+        if self.forced:
+            return DecodeError(f"{where}: not valid {self.encoding}; re-run without --encoding to detect it automatically")
+        return DecodeError(
+            f"{where}: not valid {self.encoding}, the encoding of the start of the file; "
+            "convert the file to one encoding, or re-run with --encoding NAME (for example --encoding cp932)"
+        )
 
 
 def read_text_file(path: Path, root: Path, data: bytes, options: ReadOptions) -> Iterator[Document | InputError]:
