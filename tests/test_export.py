@@ -357,12 +357,80 @@ def test_an_unwritable_destination_is_one_output_error_naming_it(tmp_path: Path)
 def test_a_destination_over_the_runs_own_files_is_refused(tmp_path: Path) -> None:
     run = simple_run(tmp_path / "run")
     documents = (run / "documents.jsonl").read_bytes()
-    with pytest.raises(InputError) as caught:
-        export_corpus(run, format="tsv", destination=run / "documents.jsonl")
+    with pytest.raises(OutputError) as caught:
+        export_corpus(run, format="tsv", destination=run / "documents.jsonl", overwrite=True)
     assert str(caught.value) == (
-        f"{run / 'documents.jsonl'}: exporting there would overwrite the run's own files; choose another destination"
+        f"{run / 'documents.jsonl'}: is an input, inside an input folder, or one of the run's own files, and ja2en never "
+        "writes over what it reads; choose another destination with --to"
     )
     assert (run / "documents.jsonl").read_bytes() == documents
+
+
+def test_a_destination_over_an_input_of_the_run_is_refused(tmp_path: Path) -> None:
+    run = simple_run(tmp_path / "run")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("原文です。\n", encoding="utf-8")
+    (tmp_path / "b.tsv").write_text("id\ttext\n1\t原文\n", encoding="utf-8")
+    manifest = {"ja2en_version": "0", "inputs": ["in", "b.tsv"], "input_roots": [str(tmp_path / "in"), str(tmp_path / "b.tsv")]}
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for destination in (tmp_path / "b.tsv", tmp_path / "in" / "a.txt", tmp_path / "in" / "new.tsv"):
+        with pytest.raises(OutputError, match="is an input, inside an input folder"):
+            export_corpus(run, format="tsv", destination=destination, overwrite=True)
+    assert (tmp_path / "b.tsv").read_text(encoding="utf-8") == "id\ttext\n1\t原文\n"
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.txt"]
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_an_existing_file_an_export_did_not_write_is_replaced_only_with_overwrite(tmp_path: Path, format: str) -> None:
+    run = simple_run(tmp_path / "run")
+    prefix = tmp_path / "mine" / "corpus"
+    names = ["corpus.ja", "corpus.en"] if format == "moses" else [f"corpus.{format}"]
+    prefix.parent.mkdir()
+    (prefix.parent / names[-1]).write_text("my own work\n", encoding="utf-8")
+    destination = prefix if format == "moses" else prefix.with_name(names[0])
+    with pytest.raises(OutputError) as caught:
+        export_corpus(run, format=format, destination=destination)
+    assert str(caught.value) == (
+        f"{prefix.parent / names[-1]}: exists and was not written by ja2en; choose another destination with --to, "
+        "or pass --overwrite to replace it"
+    )
+    assert sorted(p.name for p in prefix.parent.iterdir()) == [names[-1]]
+    export_corpus(run, format=format, destination=destination, overwrite=True)
+    export_corpus(run, format=format, destination=destination)  # its own earlier export: replaced without asking
+    assert (prefix.parent / names[-1]).read_text(encoding="utf-8") != "my own work\n"
+
+
+@pytest.mark.parametrize("format, name", [("tmx", "corpus.tmx"), ("tsv", "corpus.tsv"), ("moses", "corpus.ja")])
+def test_a_folder_as_destination_means_corpus_files_in_it(tmp_path: Path, format: str, name: str) -> None:
+    run = simple_run(tmp_path / "run")
+    (tmp_path / "exports").mkdir()
+    result = export_corpus(run, format=format, destination=tmp_path / "exports")
+    assert result.files[0] == tmp_path / "exports" / name
+    assert result.files[-1] == tmp_path / "exports" / "corpus.export.json"
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_a_disk_that_fills_up_leaves_no_partial_files(tmp_path: Path, format: str) -> None:
+    from small_disk import small_disk
+
+    run = simple_run(tmp_path / "run")
+    with small_disk(tmp_path / "disk", size="64k") as disk:
+        fill(disk / "filler")  # the export's few bytes then fail at the last flush, and again at close
+        with pytest.raises(OutputError) as caught:
+            export_corpus(run, format=format, destination=disk / "corpus")
+        left = sorted(p.name for p in disk.iterdir())
+    assert "(No space left on device)" in str(caught.value)
+    assert left == ["filler"]
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its disk is full."""
+    with path.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"x" * 4096)
+        except OSError:
+            pass
 
 
 @pytest.mark.parametrize("format", FORMATS)

@@ -115,7 +115,7 @@ def test_outputs_ja2en_did_not_write_are_never_overwritten(tmp_path: Path, run) 
     inputs = make_inputs(tmp_path / "in", 1)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "documents.jsonl").write_text("precious\n", encoding="utf-8")
-    with pytest.raises(OutputError, match=r"holds outputs ja2en cannot resume \(no fingerprint in its manifest\)"):
+    with pytest.raises(OutputError, match=r"out/documents\.jsonl: exists and was not written by ja2en; move it out of .*out, or use another -o \(--force replaces only what ja2en wrote\)$"):
         run(inputs, tmp_path / "out")
     assert (tmp_path / "out" / "documents.jsonl").read_text(encoding="utf-8") == "precious\n"
 

@@ -4,7 +4,9 @@ folder sits inside the input folder."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +16,7 @@ import pytest
 
 from ja2en import InputError, OutputError, Translator, translate_documents
 from ja2en.errors import Ja2enWarning
+from ja2en.writers import LOCK_FILE, OutputLock
 
 from test_journal import SENTENCES, make_inputs, outputs
 
@@ -247,3 +250,149 @@ def test_the_input_folder_itself_as_output_is_refused_before_anything_is_written
     with pytest.raises(InputError, match=r"/in: is the output folder too; write the outputs to another folder with -o$"):
         run(inputs, inputs)
     assert sorted(p.name for p in inputs.iterdir()) == ["doc000.txt", "doc001.txt"]
+
+
+# --------------------------------------------------------------------------- a lock that cannot be taken
+
+
+def _unopenable(monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    """Make every open of a lock file fail as a file of another user's (or a read-only NFS lock) does."""
+    real_open = os.open
+
+    def open_(path, flags, *args, **kwargs):
+        if os.fspath(path).endswith(LOCK_FILE):
+            raise error
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+
+
+def test_a_run_whose_lock_cannot_be_opened_is_refused_and_writes_nothing(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = make_inputs(tmp_path / "in", 2)
+    run(inputs, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    _unopenable(monkeypatch, PermissionError(errno.EACCES, "Permission denied"))
+    with pytest.raises(OutputError) as error:
+        run(inputs, tmp_path / "out", append=True)
+    out, lock = tmp_path / "out", tmp_path / "out" / LOCK_FILE
+    assert str(error.value) == (
+        f"{lock}: cannot lock {out} (Permission denied), and ja2en never uses a folder another run could be "
+        f"writing at the same time; make the file readable and writable (or delete it when no ja2en command is "
+        f"using {out}), or use another -o"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_new_folder_whose_lock_cannot_be_made_is_not_left_behind(tmp_path: Path, run, monkeypatch) -> None:
+    inputs = make_inputs(tmp_path / "in", 1)
+    _unopenable(monkeypatch, OSError(errno.EROFS, "Read-only file system"))
+    with pytest.raises(OutputError, match=r"cannot lock .*/new \(Read-only file system\)"):
+        run(inputs, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_lock_the_filesystem_cannot_take_is_not_called_busy(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(OutputError, match=r"cannot lock .* \(No locks available\), and ja2en never uses a folder"):
+        OutputLock(tmp_path).acquire()
+    with pytest.raises(OutputError, match=r"\(No locks available\).*, then try again$"):
+        OutputLock(tmp_path, shared=True).acquire()
+
+
+def test_a_finished_run_on_a_read_only_disk_can_still_be_exported(tmp_path: Path) -> None:
+    from small_disk import small_disk
+    from test_export import simple_run
+
+    from ja2en.corpus.export import export_corpus
+
+    with small_disk(tmp_path / "archive", size="1m") as archive:
+        simple_run(archive / "run")
+        subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
+        # No lock file, and none can be made: no writer can be in this folder.
+        result = export_corpus(archive / "run", format="tsv", destination=tmp_path / "corpus.tsv")
+    assert result.counts.kept == 3
+
+
+def test_a_reader_refuses_a_lock_file_it_cannot_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / LOCK_FILE).write_text("", encoding="utf-8")
+    _unopenable(monkeypatch, PermissionError(errno.EACCES, "Permission denied"))
+    with pytest.raises(OutputError, match=r"\(Permission denied\).*, then try again$"):
+        OutputLock(tmp_path, shared=True).acquire()
+
+
+# --------------------------------------------------------------------------- files ja2en did not write
+
+
+def _user_jsonl(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"u{i}", "text": SENTENCES[i]}, ensure_ascii=False) for i in range(3)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_an_input_inside_the_output_folder_is_never_written_even_with_force(tmp_path: Path, run, force: bool) -> None:
+    source = _user_jsonl(tmp_path / "x" / "documents.jsonl")
+    before = source.read_bytes()
+    with pytest.raises(OutputError) as error:
+        run([source], tmp_path / "x", force=force)
+    assert str(error.value) == (
+        f"{source}: is an input, inside an input folder, or one of the run's own files, and ja2en never "
+        f"writes over what it reads; move it out of {tmp_path / 'x'}, or use another -o (--force replaces only what ja2en wrote)"
+    )
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["documents.jsonl"]
+
+
+def test_a_runs_own_journal_given_back_as_input_is_not_replaced_by_force(tmp_path: Path, run) -> None:
+    run(make_inputs(tmp_path / "in", 2), tmp_path / "out")
+    journal = tmp_path / "out" / "documents.jsonl"
+    before = journal.read_bytes()
+    with pytest.raises(OutputError, match=r"documents\.jsonl: is an input, inside an input folder"):
+        run([journal], tmp_path / "out", force=True, text_field="ja")
+    assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "sentences.jsonl", "errors.jsonl"])
+def test_a_users_own_files_in_the_output_folder_survive_force(tmp_path: Path, run, name: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text('{"mine": true}\n', encoding="utf-8")
+    with pytest.raises(OutputError) as error:
+        run(make_inputs(tmp_path / "in", 1), out, force=True)
+    assert str(error.value) == (
+        f"{out / name}: exists and was not written by ja2en; move it out of {out}, "
+        "or use another -o (--force replaces only what ja2en wrote)"
+    )
+    assert (out / name).read_text(encoding="utf-8") == '{"mine": true}\n'
+
+
+def test_force_removes_ja2en_report_but_keeps_a_users_page(tmp_path: Path, run) -> None:
+    out = tmp_path / "out"
+    run(make_inputs(tmp_path / "a", 1), out, report=True)
+    run(make_inputs(tmp_path / "b", 1), out, force=True, encoding="utf-8")  # other settings: a fresh run
+    assert not (out / "report.html").exists()  # it showed the run that was replaced
+    (out / "report.html").write_text("<html><title>my notes</title></html>", encoding="utf-8")
+    run(make_inputs(tmp_path / "c", 1), out, force=True)
+    assert (out / "report.html").read_text(encoding="utf-8") == "<html><title>my notes</title></html>"
+
+
+def test_parquet_never_replaces_a_parquet_input_in_the_output_folder(tmp_path: Path, run) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "data" / "documents.parquet"
+    source.parent.mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": [SENTENCES[0]]}), source)
+    before = source.read_bytes()
+    with pytest.raises(OutputError, match=r"documents\.parquet: is an input, .*; the JSONL files are written; run again "):
+        run([source], tmp_path / "data", parquet=True)
+    assert source.read_bytes() == before
+    assert ids(tmp_path / "data") == ["a"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ja2en import InputError, translate_documents
+from ja2en import InputError, OutputError, translate_documents
 from ja2en.corpus.output import FilterCounts, PairFilter, RunOutput, select_pairs
 from ja2en.corpus.report import script_json, write_report
 
@@ -363,3 +363,115 @@ def test_the_page_renders_something_to_look_at(report: Path, open_report) -> Non
     if os.environ.get("JA2EN_WRITE_SCREENSHOT"):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         SCREENSHOT.write_bytes(png)
+
+
+# ---- where the page goes, and what it never replaces ----------------------------------------
+
+
+def _hand_run(tmp_path: Path, **manifest: Any) -> Path:
+    from test_export import simple_run
+
+    run = simple_run(tmp_path / "run")
+    (run / "manifest.json").write_text(json.dumps({"ja2en_version": "0", **manifest}), encoding="utf-8")
+    return run
+
+
+@pytest.mark.parametrize("name", ["documents.jsonl", "manifest.json", "sentences.jsonl", ".ja2en.lock"])
+def test_the_report_never_replaces_the_runs_own_files(tmp_path: Path, name: str) -> None:
+    run = _hand_run(tmp_path)
+    (run / name).touch()
+    before = (run / name).read_bytes()
+    with pytest.raises(OutputError) as error:
+        write_report(run, run / name, overwrite=True)
+    assert str(error.value) == (
+        f"{run / name}: is an input, inside an input folder, or one of the run's own files, and ja2en never "
+        "writes over what it reads; choose another file with -o"
+    )
+    assert (run / name).read_bytes() == before
+
+
+def test_the_report_never_replaces_an_input_of_the_run(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<p>原文</p>", encoding="utf-8")
+    run = _hand_run(tmp_path, input_roots=[str(page)])
+    with pytest.raises(OutputError, match=r"page\.html: is an input, inside an input folder"):
+        write_report(run, page, overwrite=True)
+    assert page.read_text(encoding="utf-8") == "<p>原文</p>"
+
+
+def test_a_folder_as_destination_means_report_html_in_it(tmp_path: Path) -> None:
+    run = _hand_run(tmp_path)
+    assert write_report(run, run) == run / "report.html"
+    (tmp_path / "reviews").mkdir()
+    assert write_report(run, tmp_path / "reviews") == tmp_path / "reviews" / "report.html"
+    assert "一。" in (tmp_path / "reviews" / "report.html").read_text(encoding="utf-8")
+
+
+def test_an_existing_page_ja2en_did_not_write_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+    run = _hand_run(tmp_path)
+    mine = tmp_path / "notes.html"
+    mine.write_text("<title>my notes</title>", encoding="utf-8")
+    with pytest.raises(OutputError) as error:
+        write_report(run, mine)
+    assert str(error.value) == (
+        f"{mine}: exists and was not written by ja2en; choose another file with -o, or pass --overwrite to replace it"
+    )
+    assert mine.read_text(encoding="utf-8") == "<title>my notes</title>"
+    write_report(run, mine, overwrite=True)
+    write_report(run, mine)  # now a ja2en report: replaced without being asked
+    assert "一。" in mine.read_text(encoding="utf-8")
+
+
+def test_report_on_a_full_disk_is_one_line_exit_4_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ja2en.cli import app
+    from small_disk import small_disk
+
+    from test_export import make_run
+
+    run = make_run(tmp_path / "run", {"big": [{"ja": "長い文です。" * 2000, "en": "A long sentence. " * 2000}]})
+    with small_disk(tmp_path / "disk", size="64k") as disk:
+        result = CliRunner().invoke(app, ["report", str(run), "-o", str(disk / "report.html")])
+        left = sorted(p.name for p in disk.iterdir())
+    assert result.exit_code == 4, result.output
+    assert result.output == (
+        f"error: {disk / 'report.html'}: cannot be written (No space left on device); free space, or choose another "
+        "file with -o\n"
+    )
+    assert left == []
+
+
+def test_report_on_a_read_only_disk_is_one_line_exit_4(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ja2en.cli import app
+    from small_disk import small_disk
+
+    run = _hand_run(tmp_path)
+    with small_disk(tmp_path / "disk", read_only=True) as disk:
+        result = CliRunner().invoke(app, ["report", str(run), "-o", str(disk)])
+    assert result.exit_code == 4, result.output
+    assert result.output == (
+        f"error: {disk / 'report.html'}: cannot be written (Read-only file system); free space, or choose another "
+        "file with -o\n"
+    )
+
+
+def test_a_killed_reports_temporary_file_is_removed_but_a_live_ones_is_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = _hand_run(tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = run / f".report.html.{int(gone.stdout)}.tmp"  # what a report killed with kill -9 leaves
+    live_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = run / f".report.html.{live_process.pid}.tmp"
+        for path in (dead, live):
+            path.write_text("<!DOCTYPE html> half a page", encoding="utf-8")
+        write_report(run)
+        assert sorted(p.name for p in run.iterdir() if p.name.endswith(".tmp")) == [live.name]
+    finally:
+        live_process.kill()
+        live_process.wait()

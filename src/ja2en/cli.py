@@ -460,12 +460,23 @@ def export_cli(
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "tmx",
     destination: Annotated[
         Path | None,
-        typer.Option("--to", help="File to write (a prefix for moses); default OUTPUT_DIR/corpus.<format>."),
+        typer.Option(
+            "--to",
+            help="File to write (a prefix for moses), or a folder for corpus.<format> in it; "
+            "default OUTPUT_DIR/corpus.<format>.",
+        ),
     ] = None,
     min_score: MinScoreOption = None,
     drop_flagged: DropFlaggedOption = False,
     dedup: DedupOption = False,
     partial: PartialOption = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace existing files at --to that an export did not write (never the run's own files or inputs).",
+        ),
+    ] = False,
 ) -> None:
     """Export the aligned pairs for CAT and MT tools: TMX 1.4b, Moses text files, or JParaCrawl-style TSV."""
     result = export_corpus(
@@ -474,6 +485,7 @@ def export_cli(
         destination=destination,
         pair_filter=PairFilter(min_score=min_score, drop_flagged=drop_flagged, dedup=dedup),
         partial=partial,
+        overwrite=overwrite,
     )
     replaced = f", {result.replaced_characters} unwritable characters replaced by U+FFFD" if result.replaced_characters else ""
     typer.echo(
@@ -487,11 +499,21 @@ def export_cli(
 def report_cli(
     output_dir: Annotated[Path, typer.Argument(help="A `ja2en translate` output folder, finished or not.")],
     destination: Annotated[
-        Path | None, typer.Option("--output", "-o", help="The HTML file to write; default OUTPUT_DIR/report.html.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="The HTML file to write, or a folder for report.html in it; default OUTPUT_DIR/report.html."
+        ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace an existing file at -o that is not a ja2en report (never the run's own files or inputs).",
+        ),
+    ] = False,
 ) -> None:
     """Write one self-contained HTML page to review a run: scores, flags, documents side by side, errors."""
-    path = write_report(output_dir, destination)
+    path = write_report(output_dir, destination, overwrite=overwrite)
     typer.echo(f"Report → {display_path(path)} (open it in a browser; it needs no network)")
 
 

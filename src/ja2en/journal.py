@@ -30,15 +30,16 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, OutputError, display_path
-from .index import RunIndex
+from .index import FileSet, RunIndex
 from .records import TranslatedDocument, sentence_rows
 from .writers import DOCUMENTS_FILE, MANIFEST_FILE, REPORT_FILE, SENTENCES_FILE, dump_line, prepare_output_dir, write_json_atomic
+from .writers import check_target, is_ja2en_manifest, is_ja2en_report
 
 ERRORS_FILE = "errors.jsonl"
 _OUTPUT_FILES = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE)
@@ -61,6 +62,30 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 def input_roots(inputs: Iterable[Path | str]) -> list[str]:
     """The real paths of a run's inputs: what says whether two runs read the same inputs."""
     return [os.path.realpath(path) for path in inputs]
+
+
+def check_output_files(folder: Path, reads: Container[str]) -> None:
+    """Refuse, before anything is cut or removed, a folder whose output files ja2en must not touch.
+
+    That is any of them this run reads (an input inside the folder), and any non-empty one
+    in a folder without a ja2en manifest: those are the user's own files, which not even
+    --force replaces. A report.html that is not ja2en's is only left alone (--force keeps it).
+    """
+    owned = is_ja2en_manifest(folder / MANIFEST_FILE)
+    for name in (*_OUTPUT_FILES, REPORT_FILE):
+        check_target(
+            folder / name,
+            reads=reads,
+            ja2en_wrote=None if name == REPORT_FILE else (lambda path: owned or _is_empty(path)),
+            instead=f"move it out of {display_path(folder)}, or use another -o (--force replaces only what ja2en wrote)",
+        )
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +117,7 @@ def plan_folder(
     """
     if append and force:
         raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
+    check_output_files(output_dir, FileSet(index))  # before any advice to --force
     roots = input_roots(inputs)
     try:
         previous = json.loads((output_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -248,7 +274,12 @@ class Journal:
         return self.index.is_done(doc_id, sha256)
 
     def _check_previous_run(self, force: bool) -> bool:
-        """Refuse a folder of another run; with `force`, remove its outputs. Whether they were removed."""
+        """Refuse a folder of another run; with `force`, remove its outputs. Whether they were removed.
+
+        Whatever the settings, nothing here or later writes over an input of this run or a
+        file ja2en did not write (check_output_files).
+        """
+        check_output_files(self.folder, FileSet(self.index))
         manifest_path = self.folder / MANIFEST_FILE
         existing = [name for name in _OUTPUT_FILES if (self.folder / name).exists()]
         if not existing:
@@ -269,7 +300,8 @@ class Journal:
             )
         for name in existing:
             (self.folder / name).unlink()
-        (self.folder / REPORT_FILE).unlink(missing_ok=True)  # it showed the run being replaced
+        if is_ja2en_report(self.folder / REPORT_FILE):  # it showed the run being replaced
+            (self.folder / REPORT_FILE).unlink()
         return True
 
     def _cut_torn_tail(self) -> None:

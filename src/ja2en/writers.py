@@ -1,16 +1,18 @@
 """The file-level writing every output shares: JSON lines, atomic JSON, output folders and
-their locks, Parquet.
+their locks, Parquet, and the one check before ja2en writes over or removes a file
+(`check_target`): never a file the command reads, never a file ja2en did not write.
 
 What is written when, and how a run resumes, is journal.py's business.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +24,7 @@ DOCUMENTS_FILE = "documents.jsonl"
 SENTENCES_FILE = "sentences.jsonl"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "report.html"  # the page to review a run (corpus/report.py)
+REPORT_TITLE = "ja2en report: "  # how every report page's <title> starts: what marks a page as ja2en's
 LOCK_FILE = ".ja2en.lock"  # hidden, so an output folder inside an input folder never reads it
 
 
@@ -57,7 +60,12 @@ def claim_output_dir(path: Path | str) -> Iterator[Path]:
     created = not output.exists()
     folder = prepare_output_dir(output)
     had_lock_file = (folder / LOCK_FILE).exists()
-    lock = OutputLock(folder).acquire()
+    try:
+        lock = OutputLock(folder).acquire()
+    except OutputError:
+        if created:
+            _remove_if_empty(folder)
+        raise
     try:
         yield folder
     except BaseException:
@@ -65,13 +73,94 @@ def claim_output_dir(path: Path | str) -> Iterator[Path]:
         if not had_lock_file:  # leave the user's folder as it was (a lock file marks an output folder)
             (folder / LOCK_FILE).unlink(missing_ok=True)
         if created:
-            try:
-                folder.rmdir()  # only when empty: anything written stays
-            except OSError:
-                pass
+            _remove_if_empty(folder)
         raise
     finally:
         lock.release()
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only when empty: anything written stays
+    except OSError:
+        pass
+
+
+def is_ja2en_manifest(path: Path) -> bool:
+    """Whether `path` is a manifest.json that ja2en wrote (it names its version or fingerprint).
+
+    What tells a folder of ja2en outputs from a folder holding a user's own files of the
+    same names: without such a manifest, none of the folder's files are ja2en's.
+    """
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and ("ja2en_version" in manifest or isinstance(manifest.get("fingerprint"), dict))
+
+
+def is_ja2en_report(path: Path) -> bool:
+    """Whether `path` is a review page ja2en wrote: its <title>, near the top, says so."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return f"<title>{REPORT_TITLE}".encode() in head
+
+
+class RunFiles(Container[str]):
+    """The real paths a command reading a finished run must never write over: the run's own
+    files, and its inputs (a file inside an input folder too: the next run would read it)."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        from .index import INDEX_FILE  # here: both modules import this one
+        from .journal import ERRORS_FILE
+
+        names = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE, LOCK_FILE, INDEX_FILE)
+        names += tuple(name.replace(".jsonl", ".parquet") for name in (DOCUMENTS_FILE, SENTENCES_FILE))
+        self.folder = os.path.realpath(folder)
+        self.files = {os.path.join(self.folder, name) for name in names}
+        roots = manifest.get("input_roots") or manifest.get("inputs") or []
+        self.inputs = {os.path.realpath(root) for root in roots if isinstance(root, str)} if isinstance(roots, list) else set()
+
+    def __contains__(self, real: object) -> bool:
+        if not isinstance(real, str):
+            return False
+        if real in self.files or real in self.inputs:
+            return True
+        # The run folder may lie inside an input folder: the walk never reads it.
+        if real.startswith(self.folder + os.sep):
+            return False
+        return any(real.startswith(root + os.sep) for root in self.inputs)
+
+
+def check_target(
+    path: Path,
+    *,
+    reads: Container[str] = (),
+    ja2en_wrote: Callable[[Path], bool] | None = None,
+    overwrite: bool | None = None,
+    instead: str,
+) -> None:
+    """The check before ja2en writes over or removes `path`: OutputError if it must not.
+
+    `reads`: the real paths this command reads (its inputs, the run's own files): never
+    written over. `ja2en_wrote`: tells whether an existing file is one ja2en wrote; any
+    other file is left alone, unless `overwrite` (None: the command has no --overwrite).
+    `instead`: what the user can do, ending the message.
+    """
+    if os.path.realpath(path) in reads:
+        raise OutputError(
+            f"{display_path(path)}: is an input, inside an input folder, or one of the run's own files, and ja2en "
+            f"never writes over what it reads; {instead}"
+        )
+    if ja2en_wrote is None or overwrite or not os.path.lexists(path) or ja2en_wrote(path):
+        return
+    if os.path.isdir(path):
+        raise OutputError(f"{display_path(path)}: is a folder, not a file ja2en wrote; {instead}")
+    hint = "" if overwrite is None else ", or pass --overwrite to replace it"
+    raise OutputError(f"{display_path(path)}: exists and was not written by ja2en; {instead}{hint}")
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -109,8 +198,14 @@ def write_parquet(jsonl: Path, *, rows_per_group: int = 1000) -> Path:
         if chunk:
             yield chunk
 
-    schemas = [pa.Table.from_pylist(chunk).schema for chunk in chunks()]
     target = jsonl.with_suffix(".parquet")
+    try:  # the run's finished manifest, naming its inputs: a Parquet input in the folder is never replaced
+        manifest = json.loads((jsonl.parent / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    inputs = RunFiles(jsonl.parent, manifest if isinstance(manifest, dict) else {}).inputs
+    check_target(target, reads=inputs, instead="the JSONL files are written; run again without --parquet, or use another -o")
+    schemas = [pa.Table.from_pylist(chunk).schema for chunk in chunks()]
     temporary = target.with_name(target.name + ".tmp")
     try:
         schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
@@ -138,7 +233,13 @@ class OutputLock:
         self._fd: int | None = None
 
     def acquire(self) -> OutputLock:
-        """Take the lock now or raise OutputError naming who holds it; never waits."""
+        """Take the lock now or raise OutputError naming who holds it, or why it cannot be taken; never waits.
+
+        A writer never goes on unlocked: two runs appending at once would lose documents. A
+        reader goes on unlocked only where there is no lock file and none can be made (a
+        finished run on a read-only archive): no writer can be in such a folder, as no
+        writer works without the lock file.
+        """
         try:
             import fcntl
         except ImportError:  # not a POSIX system: no locking
@@ -146,22 +247,38 @@ class OutputLock:
         path = self.folder / LOCK_FILE
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            if not self.shared or not path.exists():
-                # A folder nobody can create a lock file in is one no ja2en run is writing.
+        except OSError as exc:
+            if not self.shared:
+                raise OutputError(self._cannot_lock(path, exc)) from None
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
                 return self
-            fd = os.open(path, os.O_RDONLY)
+            except OSError as again:
+                raise OutputError(self._cannot_lock(path, again)) from None
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except OSError:
-            holder = self._holder(fd)
+        except OSError as exc:
+            holder = self._holder(fd) if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
             os.close(fd)
-            raise OutputError(self._busy(holder)) from None
+            raise OutputError(self._cannot_lock(path, exc) if holder is None else self._busy(holder)) from None
         if not self.shared:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            except OSError:
+                pass  # the pid only serves the message of a run refused meanwhile; the lock is held
         self._fd = fd
         return self
+
+    def _cannot_lock(self, path: Path, exc: OSError) -> str:
+        folder = display_path(self.folder)
+        then = "then try again" if self.shared else "or use another -o"
+        return (
+            f"{display_path(path)}: cannot lock {folder} ({exc.strerror or exc}), and ja2en never uses a folder "
+            f"another run could be writing at the same time; make the file readable and writable (or delete it "
+            f"when no ja2en command is using {folder}), {then}"
+        )
 
     @staticmethod
     def _holder(fd: int) -> str:

@@ -14,9 +14,12 @@
 
 Pairs stream from documents.jsonl to `.partial` files that are renamed into place only when
 everything, including the `<stem>.export.json` report of what was kept and dropped, is
-written: a crash never leaves a half file under a final name. The run folder is read
-under a shared lock (no `ja2en translate` can write it meanwhile); an unfinished run is
-exported only when asked (`partial`), and the report and the TMX header then say so.
+written: a crash never leaves a half file under a final name, nor a full disk a `.partial` one.
+A destination is never one of the run's own files or inputs, and an existing file that no
+export wrote (its `.export.json` names the files an export wrote) is replaced only with
+`overwrite`. The run folder is read under a shared lock (no `ja2en translate` can write it
+meanwhile); an unfinished run is exported only when asked (`partial`), and the report and
+the TMX header then say so.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import TextIO
 
 from .output import FilterCounts, PairFilter, PairRow, RunOutput, open_run, select_pairs
 from ..errors import InputError, OutputError
-from ..writers import DOCUMENTS_FILE, MANIFEST_FILE, SENTENCES_FILE
+from ..writers import RunFiles, check_target
 
 FORMATS = ("tmx", "moses", "tsv")
 _PARTIAL = ".partial"
@@ -65,30 +68,32 @@ def export_corpus(
     destination: Path | str | None = None,
     pair_filter: PairFilter = PairFilter(),
     partial: bool = False,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Write the pairs of the run in `output_dir` that pass `pair_filter` as `format`.
 
     `destination` is the file for tmx and tsv, the prefix of `.ja`/`.en` for moses; by
-    default `corpus.<format>` (or the prefix `corpus`) inside `output_dir`. `partial`
-    accepts a run that has not finished (its finished documents are exported).
+    default `corpus.<format>` (or the prefix `corpus`) inside `output_dir`, and inside a
+    folder given as `destination`. It never replaces the run's own files or inputs; an
+    existing file that an export did not write is replaced only with `overwrite`.
+    `partial` accepts a run that has not finished (its finished documents are exported).
     """
     if format not in FORMATS:
         raise InputError(f"unknown export format '{format}'; use one of {', '.join(FORMATS)}")
     with open_run(output_dir, partial=partial) as output:
-        return _export(output, format, destination, pair_filter)
+        return _export(output, format, destination, pair_filter, overwrite)
 
 
-def _export(output: RunOutput, format: str, destination: Path | str | None, pair_filter: PairFilter) -> ExportResult:
-    if destination is None:
-        destination = output.folder / ("corpus" if format == "moses" else f"corpus.{format}")
-    target = Path(destination)
-    if format == "moses":
-        data_paths = [target.with_name(target.name + ".ja"), target.with_name(target.name + ".en")]
-        report_path = target.with_name(target.name + ".export.json")
-    else:
-        data_paths = [target]
-        report_path = target.with_name(target.stem + ".export.json")
-    _refuse_to_overwrite_run(output, [*data_paths, report_path])
+def _export(
+    output: RunOutput, format: str, destination: Path | str | None, pair_filter: PairFilter, overwrite: bool
+) -> ExportResult:
+    target, data_paths, report_path = _destination(Path(output.folder if destination is None else destination), format)
+    reads = RunFiles(output.folder, output.manifest)
+    for path in (*data_paths, report_path):
+        check_target(
+            path, reads=reads, ja2en_wrote=lambda existing: _exported(existing, report_path), overwrite=overwrite,
+            instead="choose another destination with --to",
+        )  # fmt: skip
 
     counts = FilterCounts()
     rows: Iterator[PairRow] = select_pairs(output, pair_filter, counts)
@@ -128,12 +133,32 @@ def _export(output: RunOutput, format: str, destination: Path | str | None, pair
     )
 
 
-def _refuse_to_overwrite_run(output: RunOutput, paths: Iterable[Path]) -> None:
-    """Stop a destination from replacing the run's own files, which the export reads."""
-    protected = {(output.folder / name).resolve() for name in (DOCUMENTS_FILE, SENTENCES_FILE, MANIFEST_FILE)}
-    for path in paths:
-        if path.resolve() in protected:
-            raise InputError(f"{path}: exporting there would overwrite the run's own files; choose another destination")
+def _destination(target: Path, format: str) -> tuple[Path, list[Path], Path]:
+    """The file (or moses prefix), the data files and the report an export to `target` writes;
+    a folder means corpus.<format> (or the prefix corpus) in it."""
+    if target.is_dir():
+        target = target / ("corpus" if format == "moses" else f"corpus.{format}")
+    if format == "moses":
+        data = [target.with_name(target.name + ".ja"), target.with_name(target.name + ".en")]
+        return target, data, target.with_name(target.name + ".export.json")
+    return target, [target], target.with_name(target.stem + ".export.json")
+
+
+def _exported(path: Path, report_path: Path) -> bool:
+    """Whether an export wrote `path`: its `.export.json` report names it (or it is that report),
+    or it is a TMX whose header names ja2en as its creation tool."""
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = None
+    if isinstance(report, dict) and report.get("format") in FORMATS and isinstance(report.get("files"), list):
+        if path == report_path or path.name in report["files"]:
+            return True
+    try:
+        with path.open("rb") as handle:
+            return b'<header creationtool="ja2en"' in handle.read(1024)
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -156,9 +181,15 @@ def _atomic_files(paths: Sequence[Path]) -> Iterator[list[TextIO]]:
             os.replace(partial, path)
     finally:
         for handle in handles:
-            handle.close()
+            try:
+                handle.close()
+            except OSError:
+                pass  # a full disk fails the close's flush again; the file must still go
         for partial in partials:
-            partial.unlink(missing_ok=True)
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only folder, where nothing was written: keep the first error
 
 
 def _write_tmx(rows: Iterable[PairRow], handles: Sequence[TextIO], note: str | None) -> int:

@@ -28,8 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import OutputError, display_path
 from ..journal import ERRORS_FILE
-from ..writers import REPORT_FILE
+from ..writers import REPORT_FILE, REPORT_TITLE, RunFiles, check_target, is_ja2en_report
 from ..models.presets import hub_id, license_of
 from .output import RunOutput
 
@@ -44,29 +45,107 @@ _SUMMARY_KEYS = ("summary_en", "summary_ja", "summary_ja_en")
 _MODEL_KEYS = ("revision", "device", "dtype", "backend", "quantization", "beams")
 
 
-def write_report(run_dir: Path | str, path: Path | str | None = None) -> Path:
+def write_report(run_dir: Path | str, path: Path | str | None = None, *, overwrite: bool = False) -> Path:
     """Write the HTML review page of the run in `run_dir` (default RUN/report.html); returns its path.
 
     Works on a finished run and on one still running or interrupted (it shows what is done).
+    `path` may be a folder (then FOLDER/report.html). It is never one of the run's own files
+    or inputs, and an existing file there that is not a ja2en report is replaced only with
+    `overwrite`.
     """
     run = RunOutput(run_dir, partial=True)
-    target = Path(path) if path is not None else run.folder / REPORT_FILE
-    head, tail = _page(title=f"ja2en report: {run.folder.resolve().name}")
+    target = run.folder / REPORT_FILE if path is None else Path(path)
+    if target.is_dir():
+        target = target / REPORT_FILE
+    check_target(
+        target, reads=RunFiles(run.folder, run.manifest), ja2en_wrote=is_ja2en_report, overwrite=overwrite,
+        instead="choose another file with -o",
+    )  # fmt: skip
+    remove_abandoned_temporaries(target)
     # Hidden, beside the target: os.replace is atomic within a folder, and readers skip dot files.
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8", newline="\n") as out:
-            out.write(head)
-            _write_documents(run, out)
-            out.write('<script type="application/json" id="ja2en-run">')
-            out.write(script_json(_run_view(run)))
-            out.write("</script>\n")
-            out.write(tail)
-        os.replace(temporary, target)
+        _write_page(run, temporary, target)
+    except OSError as exc:
+        _discard(temporary)
+        if exc.filename not in (None, str(temporary), str(target)):
+            raise  # reading the run failed, not writing the page
+        raise OutputError(
+            f"{display_path(target)}: cannot be written ({exc.strerror or exc}); free space, or choose another file with -o"
+        ) from None
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
     return target
+
+
+def _discard(temporary: Path) -> None:
+    try:
+        temporary.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only folder (EROFS even for a missing file): nothing was left there
+
+
+def _write_page(run: RunOutput, temporary: Path, target: Path) -> None:
+    """The page into `temporary`, then renamed to `target`; the temporary file stays locked until
+    then, which tells remove_abandoned_temporaries that its writer is alive."""
+    import fcntl
+
+    head, tail = _page(title=f"{REPORT_TITLE}{run.folder.resolve().name}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with open(fd, "w", encoding="utf-8", newline="\n") as out:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        out.write(head)
+        _write_documents(run, out)
+        out.write('<script type="application/json" id="ja2en-run">')
+        out.write(script_json(_run_view(run)))
+        out.write("</script>\n")
+        out.write(tail)
+        out.flush()
+        os.replace(temporary, target)
+
+
+def remove_abandoned_temporaries(target: Path) -> None:
+    """Delete the `.NAME.PID.tmp` files that killed reports of `target` left behind.
+
+    Only those whose writer is gone: its pid is not running here, and no process holds the
+    file's lock (a report writing it from another machine over NFS keeps it).
+    """
+    prefix = f".{target.name}."
+    try:
+        names = [name for name in os.listdir(target.parent) if name.startswith(prefix) and name.endswith(".tmp")]
+    except OSError:
+        return  # the write itself will say what is wrong with the folder
+    for name in names:
+        pid = name[len(prefix) : -len(".tmp")]
+        if pid.isdigit() and not _running(int(pid)) and _unlocked(target.parent / name):
+            (target.parent / name).unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def _unlocked(path: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def script_json(value: Any) -> str:
