@@ -336,3 +336,74 @@ def test_tables_web_pages_and_word_files_read_in_ray_tasks_as_in_a_single_proces
     assert [d["pairs"][0]["locator"] for d in documents[1:]] == ["row 1", "row 2", "row 3"]
     assert documents[1]["meta"] == {"url": "https://example.jp/0"}
     assert all(p["locator"] for d in documents for p in d["pairs"])
+
+
+def failing_translator(*, fail_after: int = 0, poison: str | None = None, **settings) -> Translator:
+    """A Translator whose model calls fail: all of them after the first `fail_after` (a GPU
+    that dies), or only those holding `poison` (bad documents on a healthy model)."""
+    translator = Translator(**settings)
+    generate = translator.backend.generate
+    calls = 0
+
+    def failing(texts, decoding):
+        nonlocal calls
+        calls += 1
+        if poison is not None and any(poison in text for text in texts):
+            raise ValueError("index out of range in self")
+        if poison is None and calls > fail_after:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return generate(texts, decoding)
+
+    translator.backend.generate = failing
+    return translator
+
+
+def test_on_ray_a_model_that_dies_stops_the_run_once_and_ctrl_c_counts_the_journal(
+    ray, tmp_path: Path, corpus, translator, tiny_marian: Path
+) -> None:
+    from ja2en import RunInterrupted
+
+    inputs = make_inputs(tmp_path / "in", corpus, 10)
+    out = tmp_path / "out"
+    dies = Loaders(functools.partial(failing_translator, fail_after=3, model=str(tiny_marian), **TRANSLATOR))
+
+    # One actor, one document per call: three documents are written, then every one fails.
+    with pytest.raises(ModelError) as error:
+        translate_on_ray(inputs, output_dir=out, loaders=dies, docs_per_batch=1, task_retries=0)
+
+    assert str(error.value) == (
+        "stopped: 5 documents in a row failed (RuntimeError: CUDA error: an illegal memory access was encountered) "
+        f"and so does a one-sentence test (RuntimeError), so no document can succeed; 3 documents are saved in {out}: "
+        "fix the cause, then re-run the same command to resume"
+    )
+    assert (out / "documents.jsonl").read_bytes().count(b"\n") == 3
+
+    # Ctrl-C while the models load: the journal's 3 documents, not the 0 done so far by this run.
+    def ctrl_c_while_loading(event) -> None:
+        if event.stage == "loading":
+            raise KeyboardInterrupt
+
+    healthy = Loaders(functools.partial(Translator, str(tiny_marian), **TRANSLATOR))
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        translate_on_ray(inputs, output_dir=out, loaders=healthy, progress=ctrl_c_while_loading)
+    assert isinstance(interrupted.value, RunInterrupted)
+    assert (interrupted.value.saved, str(interrupted.value)) == (3, f"interrupted; 3 documents are saved in {out}")
+
+    resumed = translate_on_ray(inputs, output_dir=out, loaders=healthy)
+    assert resumed.manifest["this_run"]["documents_resumed"] == 3
+    translate_documents(inputs, output_dir=tmp_path / "single", translator=translator, summarizer_model=None)
+    assert files(out) == files(tmp_path / "single")
+
+
+def test_on_ray_documents_that_fail_alone_are_reported_and_the_run_goes_on(
+    ray, tmp_path: Path, corpus, tiny_marian: Path
+) -> None:
+    inputs = make_inputs(tmp_path / "in", corpus, 9)
+    for i in range(1, 8):  # seven bad documents in a row, more than the streak that triggers the check
+        (inputs / "news" / f"{i:02d}.txt").write_text("毒の文。\n", encoding="utf-8")
+    poisoned = Loaders(functools.partial(failing_translator, poison="毒", model=str(tiny_marian), **TRANSLATOR))
+
+    result = translate_on_ray(inputs, output_dir=tmp_path / "out", loaders=poisoned)
+
+    assert (result.documents, len(result.errors)) == (2, 7)
+    assert all("translation failed (ValueError: index out of range in self)" in e for e in result.errors)

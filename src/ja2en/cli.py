@@ -23,6 +23,7 @@ from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, displa
 from .backends import AUTO_BACKEND, BACKENDS
 from .models.load import DEVICES, DTYPES
 from .corpus.output import FilterCounts, PairFilter
+from .journal import read_errors
 from .run import Progress, RunOptions, RunResult, translate_documents
 from .corpus.export import FORMATS, export_corpus
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL, license_warning
@@ -373,9 +374,10 @@ def translate_cli(
     else:
         run = translate_documents
     result = _run_with_progress(run, inputs, output, options)
-    for message in result.errors:
-        _echo_error(message)
-    failed = f", {len(result.errors)} failed (see above)" if result.errors else ""
+    # Every error, read back from errors.jsonl one at a time: the result holds only the first few.
+    for record in read_errors(result.files["errors"]):
+        _echo_error(record["message"])
+    failed = f", {result.error_count} failed (see above)" if result.error_count else ""
     notes = "".join(f", {note}" for note in result.notes())
     written = ", ".join(path.name for name, path in result.files.items() if name != "report")
     report_at = f"; review it in {display_path(result.files['report'])}" if "report" in result.files else ""
@@ -383,7 +385,7 @@ def translate_cli(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
         f"{failed}{notes} → {display_path(result.output_dir)}/ ({written}){report_at}"
     )
-    if result.errors:
+    if result.error_count:
         raise typer.Exit(2)
 
 

@@ -13,9 +13,11 @@ Tables:
 - `done`: (id, sha256) → byte offset of the last line with that key: what can be resumed.
 - `latest`: id → sha256 and source of its last line, and the number of its first line
   (the folder's order of the documents kept with --append).
-- `planned`: this run's readable documents, in input order, one per id.
+- `planned`: this run's readable documents, in input order, one per id (with the message of
+  their failure, on Ray, until it is reported).
 - `final`: the order the folder ends with, built when the run finishes.
 - `files`: real paths of the input files listed so far (a file reached twice is read once).
+- `held_errors`: errors found out of input order (Ray's reading tasks), to be reported in it.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ CREATE TABLE done (id TEXT NOT NULL, sha256 TEXT NOT NULL, offset INTEGER NOT NU
 CREATE TABLE latest (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source TEXT NOT NULL, first INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE planned (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, source TEXT NOT NULL,
-    sentences INTEGER NOT NULL, handled INTEGER NOT NULL DEFAULT 0
+    sentences INTEGER NOT NULL, handled INTEGER NOT NULL DEFAULT 0, failure BLOB
 );
 CREATE TABLE final (n INTEGER PRIMARY KEY, id TEXT NOT NULL, sha256 TEXT NOT NULL);
 CREATE TABLE files (path BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE held_errors (seq INTEGER PRIMARY KEY, file INTEGER NOT NULL, item INTEGER NOT NULL, kind TEXT NOT NULL, message BLOB NOT NULL);
 """
 
 
@@ -231,13 +234,27 @@ class RunIndex:
         """(source, state) of the planned documents the translating pass did not find as planned."""
         yield from self.db.execute(f"SELECT source, handled FROM planned WHERE handled != {SEEN} ORDER BY seq")
 
-    def todo_ids(self) -> Iterator[str]:
-        """Ids of the planned documents the journal does not hold yet, in input order."""
+    def todo_ids(self, *, failed: bool = True) -> Iterator[str]:
+        """Ids of the planned documents the journal does not hold yet, in input order (without
+        those that failed, with `failed=False`)."""
         rows = self.db.execute(
             "SELECT p.id FROM planned p LEFT JOIN done d ON d.id = p.id AND d.sha256 = p.sha256 "
-            "WHERE d.id IS NULL ORDER BY p.seq"
+            f"WHERE d.id IS NULL {'' if failed else 'AND p.failure IS NULL'} ORDER BY p.seq"
         )
         yield from (doc_id for (doc_id,) in rows)
+
+    @_disk_errors
+    def fail(self, doc_id: str, message: str) -> None:
+        """Record that a planned document failed, and why (on disk: there may be millions)."""
+        encoded = message.encode("utf-8", "surrogatepass")
+        self.db.execute("UPDATE planned SET failure = ? WHERE id = ?", (encoded, doc_id))
+        self._wrote()
+
+    @_disk_errors
+    def failure(self, doc_id: str) -> str | None:
+        """The message of a planned document's failure; None if it has not failed."""
+        row = self.db.execute("SELECT failure FROM planned WHERE id = ?", (doc_id,)).fetchone()
+        return row[0].decode("utf-8", "surrogatepass") if row and row[0] is not None else None
 
     # The folder: this run's documents against those already there.
 
@@ -286,6 +303,20 @@ class RunIndex:
         """Where each final document's line starts in the journal, in final order."""
         rows = self.db.execute("SELECT d.offset FROM final f JOIN done d ON d.id = f.id AND d.sha256 = f.sha256 ORDER BY f.n")
         yield from (offset for (offset,) in rows)
+
+    # Errors to report in input order, found in another.
+
+    @_disk_errors
+    def hold_error(self, place: tuple[int, int], kind: str, message: str) -> None:
+        """Keep an error (its class name and message) found at `place`, (file, item) in input order."""
+        encoded = message.encode("utf-8", "surrogatepass")  # a file name's stray bytes included
+        self.db.execute("INSERT INTO held_errors (file, item, kind, message) VALUES (?, ?, ?, ?)", (*place, kind, encoded))
+        self._wrote()
+
+    def held_errors(self) -> Iterator[tuple[str, str]]:
+        """(class name, message) of the errors held, in input order (those at one place as held)."""
+        rows = self.db.execute("SELECT kind, message FROM held_errors ORDER BY file, item, seq")
+        yield from ((kind, message.decode("utf-8", "surrogatepass")) for kind, message in rows)
 
     @_disk_errors
     def file_set(self) -> FileSet:

@@ -42,6 +42,8 @@ from .writers import DOCUMENTS_FILE, MANIFEST_FILE, REPORT_FILE, SENTENCES_FILE,
 from .writers import check_target, is_ja2en_manifest, is_ja2en_report
 
 ERRORS_FILE = "errors.jsonl"
+PARTIAL_ERRORS_FILE = ".errors.jsonl.partial"  # hidden, so an output folder inside an input folder never reads it
+ERRORS_KEPT = 20  # errors a run keeps in memory, lists in its manifest and returns; errors.jsonl has all
 _OUTPUT_FILES = (DOCUMENTS_FILE, SENTENCES_FILE, ERRORS_FILE, MANIFEST_FILE)
 SYNC_SECONDS = 1.0  # how often appended documents are fsynced (and always at the end)
 
@@ -97,8 +99,14 @@ class FolderPlan:
     clashes: tuple[tuple[str, InputError], ...]  # (id, error) of this run's documents whose id another source holds (--append)
     inputs: tuple[str, ...]  # the inputs the manifest records (with --append, the earlier ones too)
     roots: tuple[str, ...]
-    errors: tuple[dict[str, str], ...] = ()  # errors.jsonl of the earlier runs whose documents are kept (--append)
     append: bool = False
+    earlier_errors: Path | None = None  # errors.jsonl of the earlier runs whose documents are kept (--append)
+    reread: tuple[str, ...] = ()  # this run's inputs: their earlier errors are this run's to report (or not)
+
+    def kept_errors(self) -> Iterator[dict[str, str]]:
+        """The earlier runs' errors the folder keeps (--append), read as they are needed."""
+        if self.earlier_errors is not None:
+            yield from (e for e in read_errors(self.earlier_errors) if not e["message"].startswith(self.reread))
 
 
 def plan_folder(
@@ -154,9 +162,9 @@ def plan_folder(
         clashes=clashes,
         inputs=tuple(old_inputs + [path for path, _ in new]),
         roots=tuple(old_roots + [root for _, root in new]),
-        # Earlier errors of inputs this run reads again are this run's to report (or not).
-        errors=tuple(e for e in _read_errors(output_dir / ERRORS_FILE) if not e["message"].startswith(tuple(inputs))),
         append=True,
+        earlier_errors=output_dir / ERRORS_FILE,
+        reread=tuple(inputs),
     )
 
 
@@ -165,9 +173,10 @@ def _same_source(a: str, b: str) -> bool:
     return a == b or os.path.realpath(a) == os.path.realpath(b)
 
 
-def _read_errors(path: Path) -> Iterator[dict[str, str]]:
+def read_errors(path: Path) -> Iterator[dict[str, str]]:
+    """The records of an errors.jsonl, one at a time; none when it cannot be read."""
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 try:
                     record = json.loads(line)
@@ -177,6 +186,107 @@ def _read_errors(path: Path) -> Iterator[dict[str, str]]:
                     yield {"error": str(record.get("error", "")), "message": str(record["message"])}
     except OSError:
         return
+
+
+class ErrorLog:
+    """A run's errors, written to a hidden file in its output folder as they are found, so
+    that memory holds only their number, their number by kind and the first ERRORS_KEPT,
+    however many inputs fail.
+
+    It stands in for a list of errors (`append`, `extend`, `len`). Journal.finish makes
+    errors.jsonl from it; leaving its `with` block, however the run ends, removes the file
+    (a killed run's is emptied by the next run's ErrorLog).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / PARTIAL_ERRORS_FILE
+        self.count = 0
+        self.by_kind: dict[str, int] = {}
+        self.first: list[dict[str, str]] = []
+        self.first_error: Exception | None = None  # raised as it is when it is a run's only error
+        try:
+            # backslashreplace: a message never fails to be written, whatever bytes a file name holds.
+            # Line-buffered: a full disk shows at the error that meets it, not at the end of the run.
+            self._handle = self.path.open("w", encoding="utf-8", errors="backslashreplace", buffering=1)
+        except OSError as exc:
+            raise OutputError(self._failure("cannot be created", exc)) from None
+
+    def _failure(self, what: str, exc: OSError) -> str:
+        return f"{display_path(self.path)}: the run's error list {what} ({exc.strerror}); free space or choose another -o"
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, error: Exception | dict[str, str]) -> None:
+        """Record one error: on disk at once, in memory only as counts (and the first few)."""
+        if isinstance(error, dict):
+            record = {"error": str(error.get("error", "")), "message": str(error["message"])}
+        else:
+            record = {"error": type(error).__name__, "message": str(error)}
+            self.first_error = self.first_error or error
+        try:
+            self._handle.write(dump_line(record))
+        except OSError as exc:
+            raise OutputError(self._failure("cannot be written", exc)) from None
+        self._count(record)
+
+    def extend(self, errors: Iterable[Exception | dict[str, str]]) -> None:
+        for error in errors:
+            self.append(error)
+
+    def _count(self, record: dict[str, str]) -> None:
+        self.count += 1
+        self.by_kind[record["error"]] = self.by_kind.get(record["error"], 0) + 1
+        if len(self.first) < ERRORS_KEPT:
+            self.first.append(record)
+
+    def lines(self, earlier: Iterable[dict[str, str]] = ()) -> Iterator[bytes]:
+        """errors.jsonl's lines: `earlier` (the earlier runs' errors the folder keeps), then
+        this run's. The counts take the earlier ones in as they pass, and come first."""
+        own_first, self.first = self.first, []
+        for record in earlier:
+            self._count(record)
+            yield dump_line(record).encode("utf-8", "backslashreplace")
+        self.first = (self.first + own_first)[:ERRORS_KEPT]
+        try:
+            self._handle.flush()
+        except OSError as exc:
+            raise OutputError(self._failure("cannot be written", exc)) from None
+        with self.path.open("rb") as handle:
+            yield from handle
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """What the manifest says of the errors: the first few, the number by kind, where the rest are."""
+        fields: dict[str, Any] = {
+            "errors": [e["message"] for e in self.first],
+            "errors_by_kind": dict(sorted(self.by_kind.items())),  # sorted: a resumed run's manifest is the same
+        }
+        if self.count > len(self.first):
+            fields["errors_note"] = f"the first {len(self.first)} of {self.count} errors; {ERRORS_FILE} lists them all"
+        return fields
+
+    def close(self) -> None:
+        """Close and remove the file (errors.jsonl has its lines once the run finished)."""
+        try:
+            self._handle.close()
+        except OSError:
+            pass  # it is removed anyway
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ErrorLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def saved_documents(folder: Path) -> int:
+    """How many complete document lines a folder's journal holds now (all of them resumable)."""
+    try:
+        with (folder / DOCUMENTS_FILE).open("rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
 
 
 def encode_document(document: TranslatedDocument) -> bytes:
@@ -375,23 +485,24 @@ class Journal:
         Read from the file, not from the index: a Ctrl-C can land after a line is written and
         before it is recorded.
         """
-        with self.path.open("rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return saved_documents(self.folder)
 
     def finish(
         self,
-        errors: Sequence[dict[str, str]],
+        errors: ErrorLog,
         manifest: dict[str, Any],
         this_run: Callable[[], dict[str, Any]],
         *,
         keep_others: bool = False,
+        earlier_errors: Iterable[dict[str, str]] = (),
     ) -> tuple[dict[str, Path], dict[str, Any]]:
         """Put the journal in its final order, write the derived files, mark the run complete.
 
         The final order: with `keep_others` (--append), the documents of other inputs first,
-        in the folder's order; then this run's, in input order. Returns the files and the
-        final manifest, whose counts cover every document in the folder (resumed ones
-        included); `this_run()` adds what only this run saw.
+        in the folder's order; then this run's, in input order. errors.jsonl lists
+        `earlier_errors` (those of the documents kept), then this run's `errors`. Returns the
+        files and the final manifest, whose counts cover every document and error in the
+        folder (resumed ones included); `this_run()` adds what only this run saw.
         """
         try:
             self.sync()
@@ -411,12 +522,13 @@ class Journal:
 
         try:
             self._write_lines(self.folder / SENTENCES_FILE, rows())
-            self._write_lines(self.folder / ERRORS_FILE, (dump_line(error) for error in errors))
+            self._write_lines(self.folder / ERRORS_FILE, errors.lines(earlier_errors), binary=True)
         except OSError as exc:
             raise OutputError(f"{self.folder}: writing failed ({exc.strerror}); free space and re-run") from None
         final = {
             **manifest,
-            "counts": {**manifest.get("counts", {}), **counts},
+            "counts": {**manifest.get("counts", {}), "errors": errors.count, **counts},
+            **errors.manifest_fields(),
             "status": "complete",
             "fingerprint": self.fingerprint,
             "this_run": this_run(),

@@ -13,6 +13,7 @@ fingerprint, write and report a run through the functions here; the Ray engine
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
 import sqlite3
@@ -38,7 +39,7 @@ from .errors import (
     display_path,
 )
 from .index import CHANGED, SEEN, RunIndex
-from .journal import FolderPlan, Journal, plan_folder
+from .journal import ErrorLog, FolderPlan, Journal, plan_folder, saved_documents
 from .process import DocumentProcessor
 from .models.presets import DEFAULT_JA_SUMMARIZER, DEFAULT_SUMMARY_MODEL, DEFAULT_TRANSLATION_MODEL
 from .readers import MAX_INPUT_MB, ReadOptions, iter_input_files, read_file
@@ -76,12 +77,13 @@ class RunResult:
     files: dict[str, Path]
     documents: int
     sentences: int
-    errors: tuple[str, ...]
+    errors: tuple[str, ...]  # the first ERRORS_KEPT messages; files["errors"] (errors.jsonl) lists them all
     seconds: float
     manifest: dict[str, Any] = field(repr=False)
     removed: int = 0  # documents dropped from the folder because their inputs are gone
     kept: int = 0  # documents of other inputs kept in the folder (append)
     repaired: int = 0  # duplicate lines removed from documents.jsonl
+    error_count: int = 0  # how many errors errors.jsonl lists
 
     def notes(self) -> list[str]:
         """What the run changed besides translating, in words: removed, kept, repaired."""
@@ -280,17 +282,18 @@ def plan_inputs(
     index: RunIndex,
     options: RunOptions,
     progress: ProgressCallback | None = None,
-) -> tuple[int, list[Ja2enError]]:
+    errors: ErrorLog | None = None,
+) -> tuple[int, ErrorLog | list[Ja2enError]]:
     """The planning pass: read and segment every input once, keeping only each readable
     document's id, hash, source and sentence count (in the index, not in memory).
 
-    Returns the number of input files and the errors (bad inputs, repeated ids), or raises
-    the first with fail_fast. The output folder, and any folder holding ja2en outputs, is
-    not read (a warning says so). `progress` hears of every READING_STEP documents, with
-    the totals still unknown (0).
+    Returns the number of input files and the errors (bad inputs, repeated ids): `errors`
+    with them added, or a new list. With fail_fast it raises the first. The output folder,
+    and any folder holding ja2en outputs, is not read (a warning says so). `progress`
+    hears of every READING_STEP documents, with the totals still unknown (0).
     """
     files = planned = 0
-    errors: list[Ja2enError] = []
+    reported: ErrorLog | list[Ja2enError] = [] if errors is None else errors
     for found in list_inputs(inputs, output, index.file_set()):
         if not isinstance(found, InputError):
             files += 1
@@ -304,13 +307,13 @@ def plan_inputs(
             if isinstance(item, InputError):
                 if options.fail_fast:
                     raise item
-                errors.append(item)
+                reported.append(item)
     index.commit()
-    return files, errors
+    return files, reported
 
 
 def read_planned(
-    inputs: Sequence[Path | str], output: Path, index: RunIndex, options: RunOptions, errors: list[Ja2enError]
+    inputs: Sequence[Path | str], output: Path, index: RunIndex, options: RunOptions, errors: ErrorLog | list[Ja2enError]
 ) -> Iterator[tuple[Document, list[Sentence]]]:
     """The translating pass: the planned documents the journal does not hold yet, read again
     and segmented one at a time, in input order.
@@ -354,12 +357,13 @@ def repeated_id(source: str, doc_id: str, first: str) -> InputError:
     return InputError(f"{source}: document id '{doc_id}' is already used by {first}; give each document a unique id")
 
 
-def nothing_to_translate(errors: Sequence[Ja2enError], inputs: Sequence[Path | str]) -> Ja2enError:
+def nothing_to_translate(errors: ErrorLog | Sequence[Ja2enError], inputs: Sequence[Path | str]) -> Ja2enError:
     """The error of a run without a single readable document: why, before any model loads."""
-    if len(errors) == 1:
-        return errors[0]
+    first = errors.first_error if isinstance(errors, ErrorLog) else next(iter(errors), None)
+    if len(errors) == 1 and isinstance(first, Ja2enError):
+        return first
     if errors:
-        return InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {errors[0]}")
+        return InputError(f"nothing to translate: all {len(errors)} inputs failed; the first: {first}")
     shown = ", ".join(display_path(p) for p in inputs)
     from .readers import SUFFIXES
 
@@ -374,7 +378,7 @@ def check_inputs(inputs: Sequence[Path | str] | Path | str) -> list[Path | str]:
     return paths
 
 
-def drop_clashes(plan: FolderPlan, index: RunIndex, errors: list[Ja2enError], fail_fast: bool) -> None:
+def drop_clashes(plan: FolderPlan, index: RunIndex, errors: ErrorLog | list[Ja2enError], fail_fast: bool) -> None:
     """Take out of this run the documents whose id the folder holds from another source
     (--append); their errors go into `errors`."""
     if plan.clashes and fail_fast:
@@ -383,19 +387,29 @@ def drop_clashes(plan: FolderPlan, index: RunIndex, errors: list[Ja2enError], fa
     index.unplan(clash_id for clash_id, _ in plan.clashes)
 
 
+class ProbeFailed(Exception):
+    """A one-sentence test that failed where the models are (a Ray actor), by the name of what it raised."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class FailureWatch:
     """Stops a run whose every document fails the same way (a dead GPU, a bug), not after each one.
 
     After FAILURE_STREAK documents in a row fail with the same kind of error, `probe` runs
-    the models on one short sentence: if that fails too, the run stops with one line that
-    names the cause; if it works, the documents themselves are at fault and the run goes on.
+    the models on one short sentence (or raises ProbeFailed for one that failed elsewhere):
+    if that fails too, the run stops with one line that names the cause; if it works, the
+    documents themselves are at fault and the run goes on.
     """
 
     def __init__(self, probe: Callable[[], None], output_dir: Path, saved: Callable[[], int]) -> None:
         self.probe, self.output_dir, self.saved = probe, output_dir, saved
         self.kind, self.count = "", 0
 
-    def see(self, item: TranslatedDocument | DocumentError) -> None:
+    def see(self, item: object) -> None:
+        """Take in one document's outcome: a DocumentError, or anything else for a success."""
         if not isinstance(item, DocumentError) or not item.cause:
             self.kind, self.count = "", 0
             return
@@ -409,9 +423,10 @@ class FailureWatch:
             self.probe()
         except Exception as exc:
             error = OutputError if isinstance(exc, (OSError, sqlite3.Error)) else ModelError
+            kind = exc.kind if isinstance(exc, ProbeFailed) else type(exc).__name__
             raise error(
                 f"stopped: {FAILURE_STREAK} documents in a row failed ({item.cause}) and so does a one-sentence test "
-                f"({type(exc).__name__}), so no document can succeed; {self.saved()} documents are saved in "
+                f"({kind}), so no document can succeed; {self.saved()} documents are saved in "
                 f"{display_path(self.output_dir)}: fix the cause, then re-run the same command to resume"
             ) from None
 
@@ -423,6 +438,22 @@ def probe_models(translator: Translator, *summarizers: Summarizer | None) -> Non
     for summarizer in summarizers:
         if summarizer:
             summarizer.backend.generate([_PROBE], test)
+
+
+@contextlib.contextmanager
+def reporting_interrupts(output: Path) -> Iterator[None]:
+    """Ctrl-C anywhere in a run as RunInterrupted, with the documents its journal really holds
+    (resumed ones too), for the line the CLI prints; both engines run inside one."""
+    try:
+        yield
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:
+        try:
+            saved = saved_documents(output)
+        except OSError:
+            raise KeyboardInterrupt from None  # no number rather than a wrong one
+        raise RunInterrupted(saved, output) from None
 
 
 def check_device_options(device: str, dtype: str, backend: str, workers: int | None = None) -> None:
@@ -454,8 +485,9 @@ def translate_documents(
     `output_dir` resumes: documents already finished there with the same settings are
     skipped; other settings, or other inputs that would drop documents, are refused unless
     `force` (start afresh) or `append` (keep them, add these). A bad input document is
-    reported in `RunResult.errors` and skipped (raised with `fail_fast`); the others are
-    still written. The output folder is locked for the run: a second run into it fails at once.
+    reported in errors.jsonl and skipped (raised with `fail_fast`); the others are still
+    written (`RunResult.errors` holds the first ERRORS_KEPT messages, `error_count` how
+    many). The output folder is locked for the run: a second run into it fails at once.
     """
     started = time.perf_counter()
     options = RunOptions.build(options, **settings)
@@ -466,8 +498,13 @@ def translate_documents(
 
     # Inputs and output first: a typo in a path must fail in milliseconds, not after
     # a model has loaded.
-    with claim_output_dir(output_dir) as output, RunIndex(output) as index:
-        input_files, errors = plan_inputs(inputs, output, index, options, progress)
+    with (
+        claim_output_dir(output_dir) as output,
+        reporting_interrupts(output),
+        RunIndex(output) as index,
+        ErrorLog(output) as errors,
+    ):
+        input_files, _ = plan_inputs(inputs, output, index, options, progress, errors)
         if not index.planned_count()[0]:
             raise nothing_to_translate(errors, inputs)
         plan = plan_folder(
@@ -497,7 +534,7 @@ class _LocalRun:
         inputs: Sequence[Path | str],
         input_files: int,
         index: RunIndex,
-        errors: list[Ja2enError],
+        errors: ErrorLog,
         plan: FolderPlan,
         progress: ProgressCallback | None,
     ) -> None:
@@ -583,21 +620,18 @@ class _LocalRun:
     ) -> float:
         """Append each finished document to the journal, report each failed one; the seconds spent writing."""
         write_seconds = 0.0
-        try:
-            for item in results:
-                watch.see(item)
-                if isinstance(item, DocumentError):
-                    if self.options.fail_fast:
-                        raise item
-                    self.errors.append(item)
-                    continue
-                tick = time.perf_counter()
-                journal.append(item)
-                write_seconds += time.perf_counter() - tick
-                self.documents_done += 1
-                self.report("writing")
-        except KeyboardInterrupt:
-            raise RunInterrupted(journal.saved(), journal.folder) from None
+        for item in results:
+            watch.see(item)
+            if isinstance(item, DocumentError):
+                if self.options.fail_fast:
+                    raise item
+                self.errors.append(item)
+                continue
+            tick = time.perf_counter()
+            journal.append(item)
+            write_seconds += time.perf_counter() - tick
+            self.documents_done += 1
+            self.report("writing")
         return write_seconds
 
 
@@ -623,7 +657,7 @@ def finish_run(
     journal: Journal,
     plan: FolderPlan,
     manifest: dict[str, Any],
-    errors: Sequence[Ja2enError | dict[str, str]],
+    errors: ErrorLog,
     *,
     parquet: bool,
     report: bool = False,
@@ -636,11 +670,7 @@ def finish_run(
 ) -> RunResult:
     """Write the folder's final files and the run's report; the end of a run for both engines."""
     finishing = time.perf_counter()
-    records = [e if isinstance(e, dict) else {"error": type(e).__name__, "message": str(e)} for e in errors]
-    # With --append, the earlier runs' errors stay listed beside this run's.
-    records = [e for e in plan.errors if e not in records] + records
-    manifest["counts"] = {"input_files": input_files, "errors": len(records)}
-    manifest["errors"] = [e["message"] for e in records]
+    manifest["counts"] = {"input_files": input_files}
     current = journal.index.planned_done()[0]
     duplicate_lines = journal.duplicate_lines
 
@@ -659,7 +689,8 @@ def finish_run(
             "timings": {k: round(v, 3) for k, v in {**timings, "finish_s": end - finishing, "total_s": end - started}.items()},
         }
 
-    files, final = journal.finish(records, manifest, this_run, keep_others=plan.append)
+    # With --append, the earlier runs' errors stay listed before this run's.
+    files, final = journal.finish(errors, manifest, this_run, keep_others=plan.append, earlier_errors=plan.kept_errors())
     if parquet:
         files |= {f"{name}_parquet": write_parquet(files[name]) for name in ("documents", "sentences")}
     if report:
@@ -671,10 +702,11 @@ def finish_run(
         files=files,
         documents=final["counts"]["documents"],
         sentences=final["counts"]["sentences"],
-        errors=tuple(e["message"] for e in records),
+        errors=tuple(final["errors"]),
         seconds=time.perf_counter() - started,
         manifest=final,
         removed=plan.removed,
         kept=plan.kept,
         repaired=duplicate_lines,
+        error_count=errors.count,
     )

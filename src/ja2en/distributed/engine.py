@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 from .. import errors as errors_module
 from ..errors import DocumentError, InputError, Ja2enError, display_path
 from ..index import RunIndex
-from ..journal import FolderPlan, Journal, plan_folder, read_shard_lines
+from ..journal import ErrorLog, FolderPlan, Journal, plan_folder, read_shard_lines
 from ..models.load import check_device_names
 from ..backends import check_backend_name, check_workers
 from ..run import (
+    FailureWatch,
+    ProbeFailed,
     Progress,
     ProgressCallback,
     RunOptions,
@@ -52,6 +54,7 @@ from ..run import (
     nothing_to_translate,
     now,
     repeated_id,
+    reporting_interrupts,
     run_manifest,
     versions,
 )
@@ -111,7 +114,7 @@ def translate_on_ray(
     engine = _Engine(address, actors, gpus_per_actor, cpus_per_actor, docs_per_batch, task_retries, shard_dir)
     loaders = _loaders(loaders, options)
     # A typo in a path or an unwritable -o must fail in milliseconds, not after Ray starts.
-    with claim_output_dir(output_dir) as output, RunIndex(output) as index:
+    with claim_output_dir(output_dir) as output, reporting_interrupts(output), RunIndex(output) as index:
         files, unlisted = [], []
         for found in list_inputs(paths, output, index.file_set()):
             if isinstance(found, InputError):
@@ -180,7 +183,12 @@ def translate_dataset(
         raise InputError(
             f"the dataset has no {', '.join(sorted(missing))} column; rows need id, source, sha256, encoding and text"
         )
-    with claim_output_dir(output_dir) as output, RunIndex(output) as index, connected(ray, address):
+    with (
+        claim_output_dir(output_dir) as output,
+        reporting_interrupts(output),
+        RunIndex(output) as index,
+        connected(ray, address),
+    ):
         with ray_data_execution(documents.context, preserve_order=True):  # the dataset's order is the output's
             rows = documents.map_batches(
                 segment_documents, batch_format="pyarrow", **task_retry_options(task_retries)
@@ -242,7 +250,8 @@ class _RayRun:
         self.ray, self.rows, self.loaders, self.engine, self.options = ray, rows, loaders, engine, options
         self.output, self.index, self.progress, self.started, self.started_at = output, index, progress, started, started_at
         self.timings: dict[str, float] = {}
-        self.errors: list[Ja2enError] = []
+        self.errors = ErrorLog(output)  # closed by execute, however it ends
+        self.last_probe = ""  # what the one-sentence test raised in the actor of the last failed document
         self.documents_done = self.sentences_done = self.documents_total = self.sentences_total = 0
         # A folder of this run's own: a retried or restarted actor never appends to another run's shard.
         base = Path(engine.shard_dir) if engine.shard_dir else output / SHARDS_FOLDER
@@ -261,6 +270,7 @@ class _RayRun:
         try:
             return self._execute(inputs, input_files, unlisted)
         finally:
+            self.errors.close()
             shutil.rmtree(self.shards, ignore_errors=True)
 
     def _execute(self, inputs: list[str], input_files: int, unlisted: list[tuple[int, InputError]]) -> RunResult:
@@ -289,23 +299,29 @@ class _RayRun:
         return result
 
     def plan_rows(self, unlisted: list[tuple[int, InputError]]) -> None:
-        """Plan what was read, in input order (file, then place in the file); bad ones become errors."""
-        found: list[tuple[tuple[int, int], Ja2enError]] = [((file, -1), error) for file, error in unlisted]
+        """Plan what was read, in input order (file, then place in the file); bad ones become errors.
+
+        The errors are held in the index, not in memory, until all is read, then reported in
+        input order (a dataset's rows, all at one place, keep theirs).
+        """
+        hold = self.index.hold_error
+        for file, error in unlisted:
+            hold((file, -1), type(error).__name__, str(error))
         with ray_data_execution(self.rows.context, preserve_order=True):
             for batch in self.rows.select_columns(_META).iter_batches(batch_format="pyarrow"):
                 for meta in batch.to_pylist():
                     place = (meta["file"], meta["item"])
                     if meta["error"]:
-                        found.append((place, _rebuild(meta["error_type"], meta["error"])))
+                        hold(place, meta["error_type"], meta["error"])
                         continue
                     first = self.index.plan(meta["id"], meta["sha256"], meta["source"], meta["num_sentences"])
                     if first is not None:
-                        found.append((place, repeated_id(meta["source"], meta["id"], first)))
+                        hold(place, "InputError", str(repeated_id(meta["source"], meta["id"], first)))
         self.index.commit()
-        found.sort(key=lambda pair: pair[0])  # stable: a dataset's rows keep their order
-        if found and self.options.fail_fast:
-            raise found[0][1]
-        self.errors.extend(error for _, error in found)
+        for kind, message in self.index.held_errors():
+            if self.options.fail_fast:
+                raise _rebuild(kind, message)
+            self.errors.append(_rebuild(kind, message))
 
     def open_journal(self, plan: FolderPlan) -> tuple[Journal, dict[str, Any]]:
         """Describe the models as an actor loads them, then open the journal with that fingerprint."""
@@ -331,33 +347,39 @@ class _RayRun:
 
     def translate(self, journal: Journal) -> int:
         """Translate the planned documents the journal lacks in the actors, journaling each; return the cache hits."""
-        failed: dict[str, DocumentError] = {}
         hits = 0
+        watch = FailureWatch(self.probe, self.output, journal.saved)
         batches = [self.engine.docs_per_batch, 1]  # then again, each alone: only a document that fails by itself is reported
         for per_batch in batches:
-            left = [doc_id for doc_id in self.index.todo_ids() if doc_id not in failed]
+            left = list(self.index.todo_ids(failed=False))
             if not left:
                 break
             selected = _select(self.rows, left, per_batch)
             del left
             for receipts in _translate(selected, self.loaders, self.engine, per_batch, self.shards):
-                hits += self.take(receipts, journal, failed)
+                hits += self.take(receipts, journal, watch)
         tries = 2 * (self.engine.task_retries + 1)
-        lost = []
-        for doc_id in self.index.todo_ids():  # in input order
-            if doc_id not in failed:
+        for doc_id in self.index.todo_ids():  # in input order; the failures are held in the index, not in memory
+            message = self.index.failure(doc_id)
+            if message is None:
                 failure = RuntimeError(f"the Ray worker died or failed in each of {tries} tries")
                 planned = self.index.planned(doc_id)
-                failed[doc_id] = DocumentError.failed(planned.source if planned else doc_id, "translation", failure)
+                lost = DocumentError.failed(planned.source if planned else doc_id, "translation", failure)
                 if self.options.fail_fast:
-                    raise failed[doc_id]
-            lost.append(failed[doc_id])
-        self.errors.extend(lost)
+                    raise lost
+                message = str(lost)
+            self.errors.append(DocumentError(message))
         return hits
 
-    def take(self, receipts: Any, journal: Journal, failed: dict[str, DocumentError]) -> int:
+    def probe(self) -> None:
+        """FailureWatch's test of the models: the one the actor of the last failed document ran
+        after its batch (the driver has no models to test)."""
+        if self.last_probe:
+            raise ProbeFailed(self.last_probe)
+
+    def take(self, receipts: Any, journal: Journal, watch: FailureWatch) -> int:
         """One actor batch's receipts: copy each finished document's line into the journal, or
-        record its failure. Returns the batch's cache hits."""
+        record its failure; `watch` sees each. Returns the batch's cache hits."""
         rows = receipts.to_pylist()
         lines: dict[int, bytes | None] = {}
         by_shard: dict[str, list[int]] = {}
@@ -370,17 +392,21 @@ class _RayRun:
         for i, row in enumerate(rows):
             planned = self.index.planned(row["id"])
             # A retried batch may deliver a document twice, a duplicate id once too often.
-            if planned is None or planned.sha256 != row["sha256"] or row["id"] in failed:
+            if planned is None or planned.sha256 != row["sha256"] or self.index.failure(row["id"]) is not None:
                 continue
             if journal.is_done(row["id"], row["sha256"]):
                 continue
             if row["error"]:
                 if self.options.fail_fast:
                     raise _rebuild(row["error_type"], row["error"])
-                failed[row["id"]] = DocumentError(row["error"])
+                self.index.fail(row["id"], row["error"])
+                error = DocumentError(row["error"])
+                error.cause, self.last_probe = row["cause"], row["probe"]
+                watch.see(error)
             elif lines.get(i) is None:
                 continue  # its shard was cut short (a worker lost with its disk): translated again
             else:
+                watch.see(row)
                 journal.append_line(row["id"], row["sha256"], planned.source, lines[i])
             self.documents_done += 1
             self.sentences_done += planned.sentences

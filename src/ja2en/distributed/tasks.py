@@ -21,7 +21,7 @@ from ..cache import TranslationCache
 from ..errors import DocumentError, InputError
 from ..journal import ShardWriter, encode_document
 from ..process import DocumentProcessor
-from ..run import RunOptions, describe_models
+from ..run import RunOptions, describe_models, probe_models
 from ..readers import ReadOptions, read_file
 from ..records import Document, Sentence
 from ..segment import segment_document
@@ -100,10 +100,12 @@ READ_FIELDS = (
 # The Document fields beside the text that only some formats fill, as one JSON column.
 _EXTRAS = ("format", "title", "locators", "meta")
 # One receipt per document: where the actor wrote its line (shard, offset, length), or its
-# DocumentError's message. The document itself never travels back to the driver.
+# DocumentError's message and cause. The document itself never travels back to the driver.
+# `probe` is what the actor's one-sentence test of its models raised after a batch with
+# failures ("" when it passed or did not run), for the driver's FailureWatch.
 RESULT_FIELDS = (
     ("id", "str"), ("sha256", "str"), ("shard", "str"), ("offset", "int"), ("length", "int"),
-    ("error_type", "str"), ("error", "str"), ("cache_hits", "int"),
+    ("error_type", "str"), ("error", "str"), ("cause", "str"), ("probe", "str"), ("cache_hits", "int"),
 )  # fmt: skip
 
 
@@ -192,7 +194,8 @@ class TranslateBatch:
             segmented.append((document, sentences))
         cache = self.translator.cache
         hits = cache.hits if cache else 0
-        results = DocumentProcessor(self.translator, self.summarizer, self.ja_summarizer).process(segmented)
+        results = list(DocumentProcessor(self.translator, self.summarizer, self.ja_summarizer).process(segmented))
+        probe = self.probe(results)
         rows, lines = [], []
         for (document, _), result in zip(segmented, results, strict=True):
             failed = isinstance(result, DocumentError)
@@ -201,7 +204,8 @@ class TranslateBatch:
             rows.append({
                 "id": document.id, "sha256": document.sha256, "shard": "" if failed else self.shard.name,
                 "offset": 0, "length": len(line), "error_type": type(result).__name__ if failed else "",
-                "error": str(result) if failed else "", "cache_hits": 0,
+                "error": str(result) if failed else "", "cause": result.cause if failed else "",
+                "probe": probe if failed else "", "cache_hits": 0,
             })  # fmt: skip
         if any(lines):
             offset = self.shard.write(lines)
@@ -211,3 +215,14 @@ class TranslateBatch:
         if rows and cache:
             rows[0]["cache_hits"] = cache.hits - hits
         return _table(rows, RESULT_FIELDS)
+
+    def probe(self, results: list[Any]) -> str:
+        """After a batch with a failed model call, what testing the models on one sentence raises
+        ("" if nothing): here, where the models are, not on the driver, which has none."""
+        if not any(isinstance(result, DocumentError) and result.cause for result in results):
+            return ""
+        try:
+            probe_models(self.translator, self.summarizer, self.ja_summarizer)
+        except Exception as exc:
+            return type(exc).__name__
+        return ""
