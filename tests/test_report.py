@@ -297,6 +297,20 @@ def test_a_run_still_going_says_so_and_shows_what_is_done(run_dir: Path, tmp_pat
     assert opened.errors == []
 
 
+def test_a_run_with_thousands_of_errors_lists_the_first_and_counts_them_all(run_dir: Path, tmp_path: Path, open_report) -> None:
+    run = _copy_run(run_dir, tmp_path)
+    lines = [json.dumps({"error": "InputError", "message": f"in/{n:05d}.txt: empty"}) + "\n" for n in range(2500)]
+    (run / "errors.jsonl").write_text("".join(lines), encoding="utf-8")
+
+    opened = open_report(write_report(run))
+    assert "2500\nerrors" in opened.page.locator("#counts").inner_text()
+    listed = opened.page.locator("#error-list td:nth-child(2)")
+    assert listed.count() == 2000
+    assert listed.nth(1999).inner_text() == "in/01999.txt: empty"
+    assert "The first 2000 of 2500 errors; errors.jsonl lists them all." in opened.page.locator("#error-list").inner_text()
+    assert opened.errors == []
+
+
 def _large_run(run_dir: Path, folder: Path, *, documents: int, pairs_per_document: int) -> Path:
     """A copy of the fixture run whose documents.jsonl holds documents × pairs long pairs."""
     run = _copy_run(run_dir, folder)

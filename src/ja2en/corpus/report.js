@@ -103,7 +103,7 @@
     box.appendChild(card(DOCS.length + (RUN.finished || RUN.documents_planned === null ? "" : " / " + RUN.documents_planned), "documents"));
     box.appendChild(card(paragraphs, "paragraphs"));
     box.appendChild(card(PAIRS.length, "sentence pairs"));
-    box.appendChild(card(RUN.errors.length, "errors", RUN.errors.length ? "errors" : ""));
+    box.appendChild(card(RUN.errors_total, "errors", RUN.errors_total ? "errors" : ""));
     box.appendChild(card(flagged, "flagged pairs", flagged ? "flagged" : ""));
     flagKinds.forEach(function (f) { box.appendChild(card(flagCounts[f], "flag: " + f, "flagged")); });
     if (PAIRS.length && scores.length < PAIRS.length) box.appendChild(card(PAIRS.length - scores.length, "pairs without a score"));
@@ -437,6 +437,9 @@
     var t = table(RUN.errors.map(function (e) { return [e.error || "error", e.message]; }), ["error", "message"]);
     t.className = "errors";
     box.appendChild(t);
+    if (RUN.errors_total > RUN.errors.length) {
+      box.appendChild(el("p", "empty", "The first " + RUN.errors.length + " of " + RUN.errors_total + " errors; errors.jsonl lists them all."));
+    }
   }
 
   renderStatus();

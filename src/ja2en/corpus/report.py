@@ -42,6 +42,7 @@ _UNSAFE_IN_SCRIPT = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
 _PAIR_KEYS = ("paragraph", "sentence", "start", "end", "ja", "en", "score", "flags", "locator")
 _DOCUMENT_KEYS = ("id", "source", "format", "title", "meta", "num_paragraphs", "num_sentences")
 _SUMMARY_KEYS = ("summary_en", "summary_ja", "summary_ja_en")
+REPORT_ERRORS = 2000  # errors the page lists; errors.jsonl has them all
 _MODEL_KEYS = ("revision", "device", "dtype", "backend", "quantization", "beams")
 
 
@@ -191,7 +192,7 @@ def _run_view(run: RunOutput) -> dict[str, Any]:
         "models": _models(manifest.get("models") or {}),
         "counts": manifest.get("counts") or {},
         "this_run": manifest.get("this_run") or {},
-        "errors": _errors(run),
+        **_errors(run),
     }
 
 
@@ -209,12 +210,16 @@ def _models(models: dict[str, Any]) -> list[dict[str, Any]]:
     return described
 
 
-def _errors(run: RunOutput) -> list[dict[str, str]]:
-    """errors.jsonl's records; while a run is going it may not exist yet (then the manifest's messages)."""
+def _errors(run: RunOutput) -> dict[str, Any]:
+    """The first REPORT_ERRORS of errors.jsonl's records and how many it holds; while a run is
+    going it may not exist yet (then the manifest's messages). A page cannot usefully list
+    millions of errors, and holding them would make the report's memory grow with them."""
     path = run.folder / ERRORS_FILE
     if not path.is_file():
-        return [{"error": "", "message": str(message)} for message in run.manifest.get("errors") or []]
-    errors = []
+        listed = [{"error": "", "message": str(message)} for message in run.manifest.get("errors") or []]
+        total = (run.manifest.get("counts") or {}).get("errors")
+        return {"errors": listed, "errors_total": total if isinstance(total, int) and total >= len(listed) else len(listed)}
+    errors, total = [], 0
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
@@ -222,8 +227,10 @@ def _errors(run: RunOutput) -> list[dict[str, str]]:
             except json.JSONDecodeError:
                 continue  # a torn line of a run being written: the next report will have it
             if isinstance(record, dict):
-                errors.append({"error": str(record.get("error") or ""), "message": str(record.get("message") or "")})
-    return errors
+                total += 1
+                if len(errors) < REPORT_ERRORS:
+                    errors.append({"error": str(record.get("error") or ""), "message": str(record.get("message") or "")})
+    return {"errors": errors, "errors_total": total}
 
 
 def _page(*, title: str) -> tuple[str, str]:
