@@ -219,6 +219,20 @@ def write_parquet(jsonl: Path, *, rows_per_group: int = 1000) -> Path:
     return target
 
 
+def lock_holder(fd: int, *, tries: int) -> str:
+    """The pid in a lock file whose lock another process holds; empty if it wrote none.
+
+    The holder writes its pid just after it takes the lock, so an empty file is read again
+    for a moment (`tries` times 10 ms) before it is taken to hold none.
+    """
+    for _ in range(tries):
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.01)
+    return ""
+
+
 class OutputLock:
     """An OS file lock on an output folder: exclusive while a run writes it, shared while
     publish or export read it.
@@ -282,17 +296,8 @@ class OutputLock:
 
     @staticmethod
     def _holder(fd: int) -> str:
-        """The pid a writer put in the lock file; empty for readers, who write none.
-
-        A writer writes its pid just after it takes the lock, so an empty file is read
-        again for a moment before it is taken to mean readers.
-        """
-        for _ in range(20):
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            if holder:
-                return holder
-            time.sleep(0.01)
-        return ""
+        """The pid a writer put in the lock file; empty for readers, who write none."""
+        return lock_holder(fd, tries=20)
 
     def _busy(self, holder: str) -> str:
         folder = display_path(self.folder)

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from .card import card_body, card_metadata, dataset_license
 from .output import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
 from ..errors import InputError, Ja2enWarning, OutputError, PublishError, display_path
 from ..models.hub import call_hub, describe_hub_failure, is_network_error
+from ..writers import lock_holder
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
@@ -393,7 +393,7 @@ def _publish_lock(local: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = _lock_holder(fd)
+            holder = lock_holder(fd, tries=50) or "unknown"
             os.close(fd)
             raise OutputError(
                 f"--local-dir {display_path(local)} is being built or pushed by another ja2en publish (pid {holder}); "
@@ -409,16 +409,6 @@ def _publish_lock(local: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             path.unlink()  # while still locked, so no one locks the old file after this
         os.close(fd)
-
-
-def _lock_holder(fd: int) -> str:
-    """The pid a publish wrote in its lock file, which it does just after taking the lock."""
-    for _ in range(50):
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        if holder:
-            return holder
-        time.sleep(0.01)
-    return "unknown"
 
 
 def _same_file(fd: int, path: Path) -> bool:
