@@ -63,7 +63,7 @@ def test_issue_17_rows_are_one_sentence(paragraph: str) -> None:
 ])
 @pytest.mark.parametrize(("open_", "close"), [("(", ")"), ("（", "）"), ("「", "」"), ("『", "』"), ("【", "】"), ("｢", "｣")])
 def test_sentence_goes_on_after_closer_before_a_particle_or_copula(open_: str, close: str, rest: str) -> None:
-    paragraph = f"対象{open_}ただし一部を除く。{close}{rest}"
+    paragraph = f"対象とする{open_}ただし一部を除く。{close}{rest}"
     assert split_sentences(paragraph) == [paragraph]
 
 
@@ -75,7 +75,8 @@ def test_sentence_goes_on_after_closer_before_a_particle_or_copula(open_: str, c
 ])
 @pytest.mark.parametrize(("open_", "close"), [("(", ")"), ("（", "）"), ("「", "」"), ("『", "』"), ("【", "】")])
 def test_sentence_ends_after_closer_before_a_new_sentence(open_: str, close: str, rest: str) -> None:
-    first = f"対象{open_}ただし一部を除く。{close}"
+    # after a predicate (する): the clause before the bracket could stand as a sentence
+    first = f"対象とする{open_}ただし一部を除く。{close}"
     assert split_sentences(first + rest) == [first, rest.strip()]
 
 
@@ -99,7 +100,48 @@ def test_numbered_items_headings_and_notes_keep_working() -> None:
 
 def test_closer_run_before_a_particle() -> None:
     assert split_sentences("結論は保留(「検討中。」)で、次回に持ち越す。") == ["結論は保留(「検討中。」)で、次回に持ち越す。"]
-    assert split_sentences("結論は保留(「検討中。」)次回に持ち越す。") == ["結論は保留(「検討中。」)", "次回に持ち越す。"]
+    assert split_sentences("結論は保留とする(「検討中。」)次回に持ち越す。") == ["結論は保留とする(「検討中。」)", "次回に持ち越す。"]
+
+
+# ---------- a bracket opened mid-sentence (issue 25) ----------
+
+@pytest.mark.parametrize("before", ["申請書", "建築基準法", "本年度から", "第三条", "ＡＩ", "APIキー", "以下「法」"])
+@pytest.mark.parametrize(("open_", "close"), [("(", ")"), ("（", "）"), ("【", "】"), ("〔", "〕"), ("［", "］")])
+@pytest.mark.parametrize("rest", ["正本一通を提出する。", "第六条の規定による。", "運用を開始する。", "ただし書の適用はない。"])
+def test_bracket_opened_after_a_noun_or_particle_never_ends_the_sentence(
+    before: str, open_: str, close: str, rest: str
+) -> None:
+    paragraph = f"{before}{open_}詳細は検討中。{close}{rest}次の文。"
+    assert split_sentences(paragraph) == [f"{before}{open_}詳細は検討中。{close}{rest}", "次の文。"]
+    norm = unicodedata.normalize("NFKC", paragraph)
+    assert len(split_sentences(norm)) == 2
+
+
+@pytest.mark.parametrize("paragraph", [
+    "会議は終了した。（資料は後日公開する。）",  # opened after a full stop
+    "\u3000 （資料は後日公開する。）次に進む。",  # opened the paragraph, after its indent
+    "「了解。」彼はそう答えた。",  # the quote opened the sentence
+    "対象は都民とする（学生を除く。）。次に進む。",  # the 。 after the bracket ends it
+    "料金は無料です（一部を除く。）次に進む。",  # after a predicate: its clause was a sentence
+    "市長は「全力で取り組む。」強い口調で語った。",  # a quote is speech, not an aside
+])
+def test_near_misses_still_end_where_they_did(paragraph: str) -> None:
+    assert len(split_sentences(paragraph)) == 2
+
+
+def test_an_aside_after_a_noun_spans_a_space_and_a_nested_quote() -> None:
+    p = "建築基準法 （昭和二十五年法律第二百一号。以下「法」という。） 第六条による。次。"
+    assert split_sentences(p) == ["建築基準法 （昭和二十五年法律第二百一号。以下「法」という。） 第六条による。", "次。"]
+
+
+def test_asides_in_a_long_paragraph_stay_linear() -> None:
+    p = "申請書（様式。）" * 50_000 + "を出す。"
+    assert sentence_spans(p) == [(0, len(p))]
+    q = "申請書" + " " * 50_000 + "（様式。）" * 50_000
+    _check_invariant(q, sentence_spans(q))
+    # where the sentence begins is found once, not again at every bracket
+    r = "次。" + " " * 50_000 + "申請書（様式。）" * 50_000
+    assert len(sentence_spans(r)) == 2
 
 
 def test_full_width_and_ascii_forms_agree() -> None:

@@ -36,16 +36,25 @@ _CLOSE_ALIAS = {"）": ")", "］": "]", "｝": "}", "｣": "」"}
 _OPENERS = frozenset(_PAIRS)
 # Closing chars that stay with the sentence they follow.
 _CLOSERS = frozenset(_PAIRS.values()) | frozenset(_CLOSE_ALIAS) | frozenset("’〞")
+# Quotes among the openers: what they hold is speech or a title, not an aside.
+_QUOTES = frozenset("「『“〝«｢")
+# Kana that end a predicate (です/ます, した, だ, する, ない, 除く, 含む, ません...), so a
+# bracket right after one follows a clause that could stand as a sentence.  Particles
+# (は, が, を, に, で, と, から, まで...) end in other kana.
+_PREDICATE_ENDS = frozenset("すただるいうくぐつぬぶむん")
 # ASCII quotes are closers only when nothing word-like follows them.
 _AMBIGUOUS_QUOTES = frozenset("\"'")
 _ANY_CLOSER = _CLOSERS | _AMBIGUOUS_QUOTES
-# What may follow a closing bracket/quote that comes right after a sentence-final mark
-# ("…外部。)" or "「検討中。」") decides whether the sentence goes on.  Government and
-# legal Japanese puts a 。 inside brackets mid-sentence all the time: 委員は5名(うち2名は
-# 外部。)で構成される。 is one sentence.  The sentence goes on only when the next word
-# cannot start a sentence: a particle, copula or auxiliary that attaches to the bracket.
-# Anything else -- a kanji or katakana word, an opening bracket, Latin text, a space,
-# the end of the paragraph, or a hiragana word not listed here -- starts a new sentence.
+# A bracket opened mid-sentence after a noun or particle is an aside and never ends the
+# sentence (see _is_aside).  For the others -- a bracket or quote that opens the sentence,
+# one after a predicate, any quote -- what follows the closer that comes right after a
+# sentence-final mark ("…外部。)" or "「検討中。」") decides whether the sentence goes on.
+# Government and legal Japanese puts a 。 inside brackets mid-sentence all the time:
+# 委員は5名(うち2名は外部。)で構成される。 is one sentence.  The sentence goes on only
+# when the next word cannot start a sentence: a particle, copula or auxiliary that attaches
+# to the bracket.  Anything else -- a kanji or katakana word, an opening bracket, Latin
+# text, a space, the end of the paragraph, or a hiragana word not listed here -- starts a
+# new sentence.
 _CONTINUATION_WORDS = (
     # punctuation that cannot start a sentence; a terminator ends "(…。)。" itself
     "、", "，", ",", *_TERMINATORS,
@@ -243,11 +252,40 @@ def _cut_after_closers(p: str, k: int, closer_of: dict[int, int], cuts: list[int
     return run[-1]
 
 
+def _is_aside(p: str, o: int, begin: int) -> bool:
+    """Whether the bracket opened at o is an aside inside the sentence that starts at begin.
+
+    Legal and administrative Japanese puts whole sentences in parentheses after a noun or
+    a particle, and the sentence goes on with a noun: 申請書(別記様式第一号。)正本一通を
+    提出する。 is one sentence.  Not an aside, so the word after the bracket decides as
+    before: a bracket that opens the sentence (「了解。」彼はそう答えた。), one that
+    follows a predicate, which had ended its sentence without a 。 (会場は市民会館です(駐車
+    場はありません。)公共交通機関を…), and a quote, which is speech (市長は「全力で取り組む。」
+    強い口調でそう語った。).
+    """
+    if o <= begin or p[o] in _QUOTES:
+        return False
+    b = o - 1
+    while b > begin and p[b].isspace():
+        b -= 1
+    return p[b] not in _PREDICATE_ENDS
+
+
+def _sentence_begin(p: str, cuts: list[int]) -> int:
+    """Where the sentence being scanned starts: its first non-space character."""
+    b = cuts[-1] if cuts else 0
+    while b < len(p) and p[b].isspace():
+        b += 1
+    return b
+
+
 def _cuts(p: str) -> list[int]:
     """End offsets (exclusive) of the sentences in p, before whitespace stripping."""
     n = len(p)
     mask, top_closers, closer_of = _protected(p)
+    opened_at = {close: open_ for open_, close in closer_of.items()}
     cuts: list[int] = []
+    begin = (-1, 0)  # (len(cuts), where the sentence begins): found once per sentence, so linear
     i = 0
     while i < n:
         c = p[i]
@@ -267,8 +305,17 @@ def _cuts(p: str) -> list[int]:
                 i = _cut_after_closers(p, k, closer_of, cuts)
             continue
         if top_closers[i] and _ends_with_final_mark(p, i):
-            # 「はい。」次の文 -- the quote ends with a final mark and closes at top level.
-            i = _cut_after_closers(p, _skip_closers(p, i + 1), closer_of, cuts)
+            k = _skip_closers(p, i + 1)
+            if begin[0] != len(cuts):
+                begin = (len(cuts), _sentence_begin(p, cuts))
+            if _is_aside(p, opened_at[i], begin[1]) and not (k < n and p[k] in _OPENERS):
+                # 本年度から(詳細は検討中。)運用を開始する。 -- the sentence ends at the first
+                # terminator after the bracket.  A bracket right before another, as in
+                # (1)氏名(法人は名称。)(2)住所, is left to the run below.
+                i = k
+                continue
+            # 「はい。」次の文 -- the quote opened the sentence; the word after it decides.
+            i = _cut_after_closers(p, k, closer_of, cuts)
             continue
         i += 1
     return cuts
