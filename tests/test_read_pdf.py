@@ -206,3 +206,247 @@ def test_broken_pdf_files_are_one_error_each_and_the_others_written(tmp_path: Pa
         ("a", [("会議は延期された。", expected["会議は延期された。"])]),
         ("e", [("ありがとうございます。", expected["ありがとうございます。"])]),
     ]
+
+
+# ---------- columns (issue 25) ----------
+
+# Column 1 ends inside a sentence that column 2 finishes: the splice the issue saw.
+COLUMN_TEXT = [
+    "政府は昨年度、紙の使用量を大幅に削減する方針を決めた。その結果、使用量が減った。会議の資料は電子化され、印刷は原則として行わない。",
+    "約四万人の職員がトレーニングを受ける予定である。講師は外部から招く。研修は十月に始まり、全ての部署で行われる。受講した職員には修了証が交付される。",
+    "本件に関するお問い合わせは、広報部までご連絡ください。",
+]
+
+
+def column_lines(paragraphs: list[str]) -> list[tuple[float, str]]:
+    """The (indent, line) slots of paragraphs set in one column, each first line indented."""
+    return [(SIZE if n == 0 else 0.0, line) for text in paragraphs for n, line in enumerate(wrap(text, SIZE))]
+
+
+def two_column_pdf(
+    path: Path, columns: list[list[tuple[float, str]]], *, by_row: bool, title: str | None = None, gutter: float = 3
+) -> None:
+    """One page of two columns, drawn row by row across both or one column after the other;
+    `gutter` characters between them."""
+    pdf = canvas.Canvas(str(path), pagesize=(595.0, 842.0))
+    if title:
+        pdf.setFont(FONT, 16)
+        pdf.drawString(LEFT, TOP + 2 * PITCH, title)
+    pdf.setFont(FONT, SIZE)
+    slots = [(row, column) for column in range(2) for row in range(len(columns[column]))]
+    for row, column in sorted(slots) if by_row else slots:
+        indent, text = columns[column][row]
+        pdf.drawString(LEFT + column * (WIDTH + gutter * SIZE) + indent, TOP - row * PITCH, text)
+    pdf.save()
+
+
+def split_columns() -> list[list[tuple[float, str]]]:
+    """COLUMN_TEXT's lines, the first 6 in column 1 and the rest in column 2."""
+    lines = column_lines(COLUMN_TEXT)
+    assert not lines[5][1].endswith("。")  # the column break falls inside a sentence
+    return [lines[:6], lines[6:]]
+
+
+# A gutter of 2 characters, into which the 。 ending a line of column 1 hangs, leaves 1.
+@pytest.mark.parametrize("gutter", [3, 2])
+@pytest.mark.parametrize("by_row", [True, False], ids=["row by row", "column by column"])
+def test_two_columns_are_read_one_after_the_other(tmp_path: Path, by_row: bool, gutter: float) -> None:
+    assert any(line.endswith("。") and len(line) > 20 for _, line in split_columns()[0])
+    two_column_pdf(tmp_path / "a.pdf", split_columns(), by_row=by_row, gutter=gutter)
+    [doc] = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert doc.text == "".join(text + "\n" for text in COLUMN_TEXT)
+    # The second paragraph starts in column 1 and goes on in column 2.
+    assert doc.locators == ("page 1, column 1", "page 1, column 1", "page 1, column 2")
+
+
+def test_a_title_over_two_columns_stays_first(tmp_path: Path) -> None:
+    two_column_pdf(tmp_path / "a.pdf", split_columns(), by_row=True, title="令和6年度 業務報告 紙の削減と職員研修の取り組み")
+    [doc] = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert doc.text == "令和6年度 業務報告 紙の削減と職員研修の取り組み\n" + "".join(text + "\n" for text in COLUMN_TEXT)
+    assert doc.locators == ("page 1", "page 1, column 1", "page 1, column 1", "page 1, column 2")
+
+
+def test_column_two_has_its_own_locator(tmp_path: Path) -> None:
+    lines = column_lines(COLUMN_TEXT)
+    first = len(wrap(COLUMN_TEXT[0], SIZE))  # column 1 holds the first paragraph only
+    two_column_pdf(tmp_path / "a.pdf", [lines[:first], lines[first:]], by_row=True)
+    [doc] = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert doc.text == "".join(text + "\n" for text in COLUMN_TEXT)
+    assert doc.locators == ("page 1, column 1", "page 1, column 2", "page 1, column 2")
+
+
+def test_a_two_column_table_is_read_row_by_row(tmp_path: Path) -> None:
+    rows = [("件名", "新製品の販売開始について"), ("日時", "令和6年10月1日"), ("会場", "市民会館大ホール"),
+            ("対象", "市内在住の方"), ("費用", "無料(要申込み)")]
+    pdf = canvas.Canvas(str(tmp_path / "a.pdf"))
+    pdf.setFont(FONT, SIZE)
+    for row, (label, value) in enumerate(rows):
+        pdf.drawString(LEFT, TOP - row * PITCH, label)
+        pdf.drawString(LEFT + 8 * SIZE, TOP - row * PITCH, value)
+    pdf.save()
+    [doc] = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert doc.text.replace(" ", "") == "".join(label + value for label, value in rows) + "\n"
+    assert set(doc.locators) == {"page 1"}
+
+
+# ---------- scanned pages among text pages (issue 25) ----------
+
+def pdf_with_a_scanned_page(path: Path, scanned: set[int], pages: int = 3) -> None:
+    """`pages` pages of one sentence each, less those in `scanned`, which hold only an image."""
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    pdf = canvas.Canvas(str(path))
+    for number in range(1, pages + 1):
+        if number in scanned:
+            pdf.drawImage(ImageReader(Image.new("L", (40, 60), 200)), 50, 50, 500, 700)
+        else:
+            pdf.setFont(FONT, SIZE)
+            pdf.drawString(LEFT, TOP, ["会議は延期された。", "参加費は無料です。", "東京都は発表した。", "ありがとうございます。", "会議は延期された。"][number - 1])
+        pdf.showPage()
+    pdf.save()
+
+
+def test_a_scanned_page_among_text_pages_is_reported_and_the_rest_read(tmp_path: Path) -> None:
+    from ja2en.errors import PagesWithoutTextError
+
+    pdf_with_a_scanned_page(tmp_path / "a.pdf", {2})
+    error, doc = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert isinstance(error, PagesWithoutTextError)
+    assert str(error) == (
+        f"{tmp_path / 'a.pdf'}: no text layer on page 2 (scanned?), so the translation lacks it; "
+        "to include it, OCR the PDF first, e.g. with ocrmypdf -l jpn --skip-text"
+    )
+    assert doc.text == "会議は延期された。\n東京都は発表した。\n"
+    assert doc.locators == ("page 1", "page 3")
+    assert doc.meta == {"pages": 3, "pages_without_text": [2]}
+
+
+def test_scanned_pages_are_named_in_ranges_and_a_blank_page_is_not_reported(tmp_path: Path) -> None:
+    pdf_with_a_scanned_page(tmp_path / "a.pdf", {1, 2, 4}, pages=5)
+    error, doc = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert "no text layer on pages 1-2, 4 (scanned?)" in str(error)
+    assert doc.meta == {"pages": 5, "pages_without_text": [1, 2, 4]}
+    pdf = canvas.Canvas(str(tmp_path / "blank.pdf"))
+    pdf.setFont(FONT, SIZE)
+    pdf.drawString(LEFT, TOP, "会議は延期された。")
+    pdf.showPage()
+    pdf.showPage()  # an empty page: nothing on it is lost
+    pdf.save()
+    [doc] = read_file(tmp_path / "blank.pdf", tmp_path, options=ReadOptions())
+    assert doc.meta == {"pages": 2}
+
+
+def test_a_run_warns_lists_the_scanned_page_in_errors_jsonl_and_translates_the_rest(
+    tmp_path: Path, translator, expected
+) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    pdf_with_a_scanned_page(root / "a.pdf", {2})
+    message = (
+        f"{root / 'a.pdf'}: no text layer on page 2 (scanned?), so the translation lacks it; "
+        "to include it, OCR the PDF first, e.g. with ocrmypdf -l jpn --skip-text"
+    )
+    with pytest.warns(ja2en.errors.Ja2enWarning) as warned:
+        result = ja2en.translate_documents(root, output_dir=tmp_path / "out", translator=translator, summary="none")
+    assert [str(w.message) for w in warned if issubclass(w.category, ja2en.errors.Ja2enWarning)] == [message]
+    assert read_jsonl(result.files["errors"]) == [{"error": "PagesWithoutTextError", "message": message}]
+    [doc] = read_jsonl(result.files["documents"])
+    assert [(pair["ja"], pair["en"], pair["locator"]) for pair in doc["pairs"]] == [
+        ("会議は延期された。", expected["会議は延期された。"], "page 1"),
+        ("東京都は発表した。", expected["東京都は発表した。"], "page 3"),
+    ]
+    assert doc["meta"] == {"pages": 3, "pages_without_text": [2]}
+
+
+def test_fail_fast_stops_at_a_scanned_page(tmp_path: Path, translator) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    pdf_with_a_scanned_page(root / "a.pdf", {2})
+    with pytest.raises(ja2en.errors.PagesWithoutTextError, match="no text layer on page 2"):
+        ja2en.translate_documents(
+            root, output_dir=tmp_path / "out", translator=translator, summary="none", fail_fast=True
+        )
+
+
+def test_vertical_writing_is_reported_not_spliced(tmp_path: Path) -> None:
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    # The vertical font takes the horizontal one's name: it is put back for the other tests.
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT, isVertical=True))
+    try:
+        pdf = canvas.Canvas(str(tmp_path / "tate.pdf"))
+        pdf.setFont(FONT, 12)
+        for column, text in enumerate(["政府は昨年度、紙の使用量を大幅に", "削減する方針を決めた。その結果、", "使用量が減った。"]):
+            pdf.drawString(500 - 20 * column, 780, text)  # columns run top to bottom, right to left
+        pdf.save()
+    finally:
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    assert [str(item) for item in read_file(tmp_path / "tate.pdf", tmp_path, options=ReadOptions())] == [
+        f"{tmp_path / 'tate.pdf'}: vertical writing (縦書き) on page 1, which ja2en cannot read in order; "
+        "give it the text another way, e.g. copied from the document it was made from"
+    ]
+
+
+def test_the_report_says_which_pages_were_not_translated(tmp_path: Path, translator) -> None:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from ja2en.corpus.report import write_report
+
+    root = tmp_path / "in"
+    root.mkdir()
+    pdf_with_a_scanned_page(root / "a.pdf", {2, 3}, pages=4)
+    with pytest.warns(ja2en.errors.Ja2enWarning):
+        ja2en.translate_documents(root, output_dir=tmp_path / "out", translator=translator, summary="none")
+    report = write_report(tmp_path / "out")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(report.resolve().as_uri())
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            shown = page.locator("article.doc .pages-without-text").all_inner_texts()
+            errors = page.locator("#errors").inner_text()
+        finally:
+            browser.close()
+    assert shown == ["not translated: pages 2, 3 (no text layer, scanned?)"]
+    assert "PagesWithoutTextError" in errors and "no text layer on pages 2-3 (scanned?)" in errors
+
+
+@pytest.mark.parametrize(("after", "paragraphs"), [
+    ("との声明を発表した。", ["同社は「顧客の安全を第一に考える。」との声明を発表した。"]),
+    ("同社は声明を発表した。", ["同社は「顧客の安全を第一に考える。」", "同社は声明を発表した。"]),
+])
+def test_a_quote_ending_a_page_goes_on_when_its_sentence_does(tmp_path: Path, after: str, paragraphs: list[str]) -> None:
+    # 。」 ends a page, or a column: the sentence ends there only if the segmenter would end it.
+    write_pdf(tmp_path / "a.pdf", [[(0.0, "同社は「顧客の安全を第一に考える。」")], [(0.0, after)]], header=None)
+    [doc] = read_file(tmp_path / "a.pdf", tmp_path, options=ReadOptions())
+    assert doc.text == "".join(paragraph + "\n" for paragraph in paragraphs)
+
+
+def test_the_cli_warns_of_a_scanned_page_once_and_counts_it_apart_from_failures(tmp_path: Path, tiny_marian: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ja2en.cli import app
+
+    root = tmp_path / "in"
+    root.mkdir()
+    pdf_with_a_scanned_page(root / "a.pdf", {2})
+    (root / "b.txt").write_bytes(b"\xff\xfe\x00broken")
+    options = ["-m", str(tiny_marian), "--no-summary", "--beams", "1", "--backend", "torch", "--device", "cpu"]
+    result = CliRunner().invoke(app, ["translate", str(root), *options, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2  # errors.jsonl is not empty: the translation lacks a page
+    warning = (
+        f"warning: {root / 'a.pdf'}: no text layer on page 2 (scanned?), so the translation lacks it; "
+        "to include it, OCR the PDF first, e.g. with ocrmypdf -l jpn --skip-text"
+    )
+    lines = result.stderr.splitlines()
+    assert lines.count(warning) == 1
+    assert [line for line in lines if line.startswith("error: ")] == [
+        f"error: {root / 'b.txt'}: looks like a binary file (it contains NUL bytes); remove it from the input, "
+        "or re-save it as UTF-8 if it is UTF-16 text"
+    ]
+    assert ", 1 failed (see above), 1 with pages left out (see errors.jsonl) →" in result.stdout

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .errors import InputError, Ja2enError, Ja2enWarning, RunInterrupted, display_path, first_line
+from .errors import InputError, Ja2enError, Ja2enWarning, PagesWithoutTextError, RunInterrupted, display_path, first_line
 from .backends import AUTO_BACKEND, BACKENDS
 from .models.load import DEVICES, DTYPES
 from .corpus.output import FilterCounts, PairFilter
@@ -375,9 +375,17 @@ def translate_cli(
         run = translate_documents
     result = _run_with_progress(run, inputs, output, options)
     # Every error, read back from errors.jsonl one at a time: the result holds only the first few.
+    # Pages without text do not fail their document, which is translated less those pages; the
+    # run warned of each as it read it, so they are counted here, not repeated as errors.
+    pages_left_out = 0
     for record in read_errors(result.files["errors"]):
-        _echo_error(record["message"])
-    failed = f", {result.error_count} failed (see above)" if result.error_count else ""
+        if record["error"] == PagesWithoutTextError.__name__:
+            pages_left_out += 1
+        else:
+            _echo_error(record["message"])
+    failed = f", {result.error_count - pages_left_out} failed (see above)" if result.error_count > pages_left_out else ""
+    if pages_left_out:
+        failed += f", {pages_left_out} with pages left out (see errors.jsonl)"
     notes = "".join(f", {note}" for note in result.notes())
     written = ", ".join(path.name for name, path in result.files.items() if name != "report")
     report_at = f"; review it in {display_path(result.files['report'])}" if "report" in result.files else ""

@@ -77,6 +77,13 @@ class DocumentError(Ja2enError):
         return error
 
 
+class PagesWithoutTextError(InputError):
+    """Pages of a document that have no text to read (scanned pages in a text PDF).
+
+    Unlike other input errors it does not stop the document: the rest of it is read and
+    translated, and this goes to errors.jsonl (and, with fail_fast, stops the run)."""
+
+
 class DecodeError(InputError):
     """A file's bytes are not valid in any supported encoding."""
 

@@ -35,6 +35,7 @@ from .errors import (
     Ja2enWarning,
     ModelError,
     OutputError,
+    PagesWithoutTextError,
     RunInterrupted,
     display_path,
 )
@@ -307,6 +308,8 @@ def plan_inputs(
             if isinstance(item, InputError):
                 if options.fail_fast:
                     raise item
+                if isinstance(item, PagesWithoutTextError):  # its document is translated: say so now
+                    warnings.warn(str(item), Ja2enWarning, stacklevel=2)
                 reported.append(item)
     index.commit()
     return files, reported

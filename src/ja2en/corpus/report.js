@@ -379,6 +379,12 @@
         head.appendChild(p);
       });
     if (doc.meta) head.appendChild(el("div", "doc-source", "meta: " + JSON.stringify(doc.meta)));
+    var scanned = doc.meta && doc.meta.pages_without_text;
+    if (scanned && scanned.length) {
+      // Said in words: a page left out of the translation must not hide in the meta line.
+      head.appendChild(el("div", "doc-source pages-without-text", "not translated: " +
+        (scanned.length === 1 ? "page " : "pages ") + scanned.join(", ") + " (no text layer, scanned?)"));
+    }
     section.appendChild(head);
     section.appendChild(el("div", "doc-body"));
     return section;
