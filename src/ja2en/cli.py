@@ -159,6 +159,46 @@ ReportOption = Annotated[
     bool, typer.Option("--report", help="Also write report.html, a page to review the run in a browser.")
 ]
 ParquetOption = Annotated[bool, typer.Option("--parquet", help="Also write documents.parquet and sentences.parquet.")]
+# An LLM behind an OpenAI-compatible server (--model openai:NAME): see the README, "Translating with an LLM".
+ApiBaseOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--api-base",
+        help="openai: models: the server's URL, e.g. http://localhost:8000/v1 "
+        "(repeat for several; default $OPENAI_BASE_URL).",
+    ),
+]
+ApiKeyEnvOption = Annotated[
+    str, typer.Option("--api-key-env", help="openai: models: the environment variable that holds the API key.")
+]
+LlmApiOption = Annotated[
+    str | None, typer.Option("--llm-api", help="openai: models: chat (default) or completions (base models, PLaMo).")
+]
+PromptTemplateOption = Annotated[
+    Path | None, typer.Option("--prompt-template", help="openai: models: a prompt template file (JSON).")
+]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", help="openai: models: requests in flight at once.")]
+RpmOption = Annotated[float | None, typer.Option("--rpm", help="openai: models: most requests per minute.")]
+TpmOption = Annotated[float | None, typer.Option("--tpm", help="openai: models: most tokens per minute.")]
+FallbackModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fallback-model",
+        help="openai: models: a seq2seq model (preset, Hub id or folder) for the "
+        "sentences the LLM fails.",
+    ),
+]
+LlmDryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="openai: models: print the requests and estimated tokens of the run; send nothing.")
+]
+TokenBudgetOption = Annotated[
+    int | None,
+    typer.Option(
+        "--token-budget",
+        help="openai: models: send no more requests once this many tokens are spent "
+        "(resumable).",
+    ),
+]
 
 # Pair filters shared by publish and export.
 MinScoreOption = Annotated[
@@ -345,6 +385,16 @@ def translate_cli(
     shard_dir: ShardDirOption = None,
     parquet: ParquetOption = False,
     report: ReportOption = False,
+    api_base: ApiBaseOption = None,
+    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+    llm_api: LlmApiOption = None,
+    prompt_template: PromptTemplateOption = None,
+    concurrency: ConcurrencyOption = 8,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    token_budget: TokenBudgetOption = None,
+    dry_run: LlmDryRunOption = False,
+    fallback_model: FallbackModelOption = None,
 ) -> None:
     """Translate Japanese documents and write documents.jsonl, sentences.jsonl and manifest.json.
 
@@ -359,8 +409,15 @@ def translate_cli(
         ja_summarizer_model=ja_summarizer, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,
         early_stopping=early_stopping or None, workers=workers, backend=backend, device=device, dtype=dtype, cache=not no_cache, trust_remote_code=trust_remote_code,
         encoding=encoding, text_field=text_field, id_field=id_field, max_input_mb=max_input_mb, force=force, append=append, fail_fast=fail_fast,
-        parquet=parquet, report=report,
+        parquet=parquet, report=report, api_base=tuple(api_base or ()) or None, api_key_env=api_key_env,
+        llm_api=llm_api, prompt_template=prompt_template, concurrency=concurrency, rpm=rpm, tpm=tpm,
+        token_budget=token_budget, fallback_model=fallback_model,
     )  # fmt: skip
+    if dry_run:
+        _print_estimate(inputs, output, options)
+        return
+    if engine == "ray" and options.uses_llm:
+        raise InputError("--engine ray does not take openai: models yet; use --engine local (requests already run in parallel)")
     for name in options.model_names():
         if warning := license_warning(name):
             typer.echo(f"warning: {warning}", err=True)
@@ -389,12 +446,29 @@ def translate_cli(
     notes = "".join(f", {note}" for note in result.notes())
     written = ", ".join(path.name for name, path in result.files.items() if name != "report")
     report_at = f"; review it in {display_path(result.files['report'])}" if "report" in result.files else ""
+    usage = result.manifest.get("llm_usage")
+    tokens = (
+        f", {usage['requests']} requests, {usage['prompt_tokens']} prompt tokens + {usage['completion_tokens']} completion tokens"
+        if usage else ""
+    )  # fmt: skip
     typer.echo(
         f"Translated {result.documents} documents, {result.sentences} sentences in {result.seconds:.1f} s"
-        f"{failed}{notes} → {display_path(result.output_dir)}/ ({written}){report_at}"
+        f"{tokens}{failed}{notes} → {display_path(result.output_dir)}/ ({written}){report_at}"
     )
     if result.error_count:
         raise typer.Exit(2)
+
+
+def _print_estimate(inputs: list[Path], output: Path, options: RunOptions) -> None:
+    if not options.uses_llm:
+        raise InputError("--dry-run estimates the requests to an LLM server; it needs --model openai:NAME")
+    from .backends.openai import estimate_run
+
+    documents, usage = estimate_run(inputs, options, output)
+    typer.echo(
+        f"Dry run: {documents} documents would take {usage.requests} requests, about {usage.prompt_tokens} prompt tokens "
+        f"and at most {usage.completion_tokens} completion tokens (estimates); nothing was sent"
+    )
 
 
 def _run_with_progress(run: Callable[..., RunResult], inputs: list[Path], output: Path, options: RunOptions) -> RunResult:
@@ -560,6 +634,8 @@ def eval_cli(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Score a translation model against reference translations: BLEU, chrF, flagged sentences (and ROUGE)."""
+    if model.startswith("openai:"):
+        raise InputError("ja2en eval does not take openai: models yet; give it a seq2seq model (a preset, Hub id or folder)")
     refs = read_references(references, encoding=encoding)
     translator = Translator(
         model, revision=revision, beams=beams, batch_size=batch_size, batch_tokens=batch_tokens,

@@ -128,6 +128,12 @@ class DeviceError(Ja2enError):
     exit_code = 3
 
 
+class BudgetError(Ja2enError):
+    """A run stopped before it spent more than its --token-budget; what it finished is kept (resumable)."""
+
+    exit_code = 6
+
+
 class OutputError(Ja2enError):
     """The output folder cannot be written."""
 

@@ -125,6 +125,8 @@ class DocumentProcessor:
     def translate_group(self, group: list[Segmented]) -> list[Translated | DocumentError]:
         """Every sentence of the group in one call; if it fails, each document alone."""
         self.on_stage("translating")
+        if self.translator.translates_documents:
+            return self._translate_documents(group)
         reported = 0
 
         def count(n: int) -> None:
@@ -141,6 +143,20 @@ class DocumentProcessor:
         for document, sentences in group:
             done.append((document, sentences, translations[offset : offset + len(sentences)]))
             offset += len(sentences)
+        return done
+
+    def _translate_documents(self, group: list[Segmented]) -> list[Translated | DocumentError]:
+        # An LLM translates whole documents (windows with context), several at once; a
+        # document with a sentence no reply translated comes back as that document's error.
+        results = self.translator.translate_documents(
+            [(sentences, document.title, document.id) for document, sentences in group], progress=self.on_sentences
+        )
+        done: list[Translated | DocumentError] = []
+        for (document, sentences), result in zip(group, results, strict=True):
+            if isinstance(result, BaseException):
+                done.append(DocumentError.failed(document.source, "translation", result))
+            else:
+                done.append((document, sentences, result))
         return done
 
     def _translate_one_by_one(self, group: list[Segmented], reported: int) -> list[Translated | DocumentError]:

@@ -105,6 +105,8 @@ ProgressCallback = Callable[[Progress], None]
 # no model of the run is loaded by name.
 _TRANSLATOR_SETTINGS = ("model", "beams", "batch_size", "batch_tokens", "early_stopping", "cache")
 _LOADING_SETTINGS = ("backend", "device", "dtype", "trust_remote_code", "workers")
+_SEQ2SEQ_SETTINGS = ("beams", "batch_size", "batch_tokens", "early_stopping") + _LOADING_SETTINGS
+_LLM_SETTINGS = ("api_base", "api_key_env", "llm_api", "prompt_template", "concurrency", "rpm", "tpm", "token_budget")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,16 @@ class RunOptions:
     fail_fast: bool = False
     parquet: bool = False
     report: bool = False
+    # An "openai:NAME" model (an LLM behind an OpenAI-compatible server): see backends/openai.py.
+    api_base: tuple[str, ...] | str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    llm_api: str | None = None
+    prompt_template: Path | str | None = None
+    concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
+    token_budget: int | None = None
+    fallback_model: str | None = None  # a seq2seq model for the sentences an openai: model fails
 
     def __post_init__(self) -> None:
         if self.summary not in SUMMARY_MODES:
@@ -163,6 +175,18 @@ class RunOptions:
             raise InputError(f"max_input_mb must be at least 1, not {self.max_input_mb}")
         if self.append and self.force:
             raise InputError("--append keeps a folder's documents and --force replaces them; use one of them")
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        # The options of the other kind of model would be silently ignored: refuse them.
+        # (with a fallback model, the seq2seq settings are the fallback's)
+        if self.uses_llm:
+            unused = () if self.fallback_model else _SEQ2SEQ_SETTINGS
+        else:
+            unused = _LLM_SETTINGS + ("fallback_model",)
+        given = [f"--{name.replace('_', '-')}" for name in unused if getattr(self, name) != defaults[name]]
+        if given and self.uses_llm:
+            raise InputError(f"{', '.join(given)} do not apply to {self.model}, an LLM behind a server; drop them")
+        if given:
+            raise InputError(f"{', '.join(given)} need an openai:NAME model (--model openai:NAME), not {self.model}")
 
     @classmethod
     def build(cls, options: RunOptions | None = None, **settings: Any) -> RunOptions:
@@ -178,6 +202,15 @@ class RunOptions:
         if unknown:
             raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(options or cls(), **settings)
+
+    @property
+    def uses_llm(self) -> bool:
+        """Whether the translation model is an LLM behind an OpenAI-compatible server."""
+        return self.model.startswith("openai:")
+
+    def llm_settings(self) -> dict[str, Any]:
+        """The OpenAITranslator's settings (an openai: model), beside the cache."""
+        return {name: getattr(self, name) for name in _LLM_SETTINGS}
 
     @property
     def summarizes_english(self) -> bool:
@@ -437,7 +470,7 @@ class FailureWatch:
 def probe_models(translator: Translator, *summarizers: Summarizer | None) -> None:
     """Run each model on one short sentence, past every cache: raises what a dead model raises."""
     test = Decoding(beams=1, max_new_tokens=8, score=False)
-    translator.backend.generate([_PROBE], test)
+    translator.probe()
     for summarizer in summarizers:
         if summarizer:
             summarizer.backend.generate([_PROBE], test)
@@ -569,9 +602,16 @@ class _LocalRun:
         if translator is None:
             if options.cache:
                 self.translation_cache = TranslationCache(None if options.cache is True else options.cache)
-            translator = Translator(
-                options.model, cache=self.translation_cache, **options.translator_settings(), **options.loading()
-            )
+            seq2seq = options.translator_settings() | options.loading()
+            if options.uses_llm:
+                fallback = None
+                if options.fallback_model:
+                    fallback = Translator(options.fallback_model, cache=self.translation_cache, **seq2seq)
+                translator = Translator(
+                    options.model, cache=self.translation_cache, fallback=fallback, **options.llm_settings()
+                )
+            else:
+                translator = Translator(options.model, cache=self.translation_cache, **seq2seq)
         # Several documents: one summary batch per thread (workers=None). One document is
         # summarized one chunk at a time, which only every thread on one batch speeds up.
         summary_workers = {"workers": options.workers or (1 if self.documents_total == 1 else None)}
@@ -601,6 +641,7 @@ class _LocalRun:
             self.report("translating")
             work = time.perf_counter()
             hits_before = translator.cache.hits if translator.cache else 0
+            usage_mark = translator.usage_mark() if translator.translates_documents else 0
             processor = DocumentProcessor(
                 translator, summarizer, ja_summarizer, on_sentences=self.advance, on_stage=self.report
             )
@@ -610,6 +651,8 @@ class _LocalRun:
             self.timings["translate_and_summarize_s"] = time.perf_counter() - work - write_seconds
             self.timings["write_s"] = write_seconds
             cache_hits = translator.cache.hits - hits_before if translator.cache else 0
+            if translator.translates_documents:  # an LLM: the tokens this run spent
+                manifest["llm_usage"] = translator.usage_since(usage_mark)
             result = finish_run(
                 journal, self.plan, manifest, self.errors, parquet=options.parquet, report=options.report,
                 input_files=self.input_files, resumed=resumed, cache_hits=cache_hits, timings=self.timings,

@@ -83,7 +83,21 @@ class Translator(ModelUser):
         cache: a TranslationCache to reuse translations across runs and documents.
         max_input_tokens: longest input per batch row (default: the model's limit).
         guard: re-decode sentences whose output looks degenerate and keep the better one.
+
+    `Translator("openai:NAME", api_base=URL, ...)` is an OpenAITranslator instead (an LLM
+    behind an OpenAI-compatible server; see backends/openai.py for its options).
     """
+
+    # Whether a run hands this translator whole documents (translate_documents) rather than
+    # a group's sentences in one call: an LLM needs each document's windows and context.
+    translates_documents = False
+
+    def __new__(cls, model: str = DEFAULT_TRANSLATION_MODEL, *args: Any, **kwargs: Any) -> Translator:
+        if cls is Translator and isinstance(model, str) and model.startswith("openai:"):
+            from .backends.openai import OpenAITranslator
+
+            return super().__new__(OpenAITranslator)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -149,6 +163,10 @@ class Translator(ModelUser):
             **self.decoding(),
             **self.backend.describe(),
         }
+
+    def probe(self) -> None:
+        """Translate one short sentence past every cache: raises what a dead model raises (FailureWatch)."""
+        self.backend.generate(["これはテストです。"], Decoding(beams=1, max_new_tokens=8, score=False))
 
     def translate(self, sentences: Sequence[str], *, progress: Callable[[int], None] | None = None) -> list[str]:
         """Translate `sentences` (a list of str), returning English in the same order."""

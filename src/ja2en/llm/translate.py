@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,6 +81,8 @@ class LLMTranslator:
         self.client, self.template, self.windows, self.decoding = client, template, windows, decoding
         self.policy = policy or SplitPolicy()
         self.cache = cache
+        # Called before each request is sent (not for a cached reply): a run's token budget raises there.
+        self.before_request: Callable[[], None] | None = None
 
     def translate_document(self, sentences: Sequence[SourceSentence], title: str | None = None) -> DocumentResult:
         """Every sentence of one document, in order, translated or failed; never shifted."""
@@ -139,6 +141,8 @@ class LLMTranslator:
         if cached is not None:
             completion = Completion(**json.loads(cached), base_url="", attempts=0, prompt_tokens=0, completion_tokens=0)
         else:
+            if self.before_request is not None:
+                self.before_request()
             try:
                 completion = self.client.post(path, body)
             except ContextWindowError:
