@@ -27,10 +27,17 @@ os.environ.pop("JA2EN_MODELS_DIR", None)
 os.environ.pop("JA2EN_DEBUG", None)
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 import tiny_models  # noqa: E402
 
 TESTS = Path(__file__).parent
+
+# CI: the same examples on every run, so a failure there is reproducible and a red build
+# means a bug, not an unlucky draw; no deadline, as two loaded cores make timing noise.
+# Elsewhere examples stay random (and remembered), to keep finding new failures.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -27,7 +27,15 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def ray():
-    ray = pytest.importorskip("ray")
+    try:
+        import ray
+    except ImportError:
+        # CI installs the ray extra (make test): there a missing Ray is a broken install that
+        # would silently drop every Ray test, so it fails, as the browser tests do.
+        why = "Ray is not installed (pip install -e '.[ray]')"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must run the Ray tests")
+        pytest.skip(why)
     # Functions of this module (the dying translator) go to the workers by value: the
     # workers cannot import a test module.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

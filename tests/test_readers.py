@@ -247,8 +247,28 @@ def test_a_dataset_saved_on_disk_inside_the_input_folder_is_read_as_one_input(tm
     assert (alone.documents, alone.errors) == (2, ())
 
 
+@pytest.mark.parametrize("newline", ["", "\n"])
 @pytest.mark.parametrize("encoding", ["cp932", "euc-jp"])
-def test_japanese_punctuation_from_the_general_block_counts_as_japanese(encoding: str) -> None:
-    # ‥ … ― “ ” ※ are U+2010-U+203B; without a newline to tip the share, this text was refused (issue 27).
-    for text in ("これは‥‥‥‥", "※注意――“重要”…"):
-        assert decode_bytes(text.encode(encoding), path="x") == (text, encoding)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "これは‥‥‥‥",  # Hypothesis' failing example with --hypothesis-seed=26 (issue 27)
+        "これは§§§§",  # refused as a whole file with no newline, read with one (issue 27)
+        "※注意――“重要”…",  # U+2010-U+203B: punctuation Japanese prose borrows
+        "気温は±3°、差は5×4。",  # JIS X 0208 row 1 symbols outside the Japanese blocks
+        "★☆○●◎◇→←↑↓¶",
+        "αβγΩ、ДЖЯ",  # Greek and Cyrillic are JIS X 0208 rows 6 and 7
+        "┌─┐│└┘",  # box drawing, row 8
+    ],
+)
+def test_japanese_symbols_count_as_japanese_with_or_without_a_final_newline(
+    text: str, encoding: str, newline: str
+) -> None:
+    text += newline
+    assert decode_bytes(text.encode(encoding), path="x") == (text, encoding)
+
+
+@pytest.mark.parametrize("newline", ["", "\n"])
+def test_nec_special_characters_count_as_japanese_in_cp932(newline: str) -> None:
+    text = "手順①②③、㈱日本、№5、㎡" + newline  # CP932's row 13, common in Windows documents
+    assert decode_bytes(text.encode("cp932"), path="x") == (text, "cp932")

@@ -29,6 +29,23 @@ _LEGACY_ENCODINGS = ("cp932", "euc-jp")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+
+
+def _cp932_rows(*leads: int) -> frozenset[str]:
+    found = set()
+    for lead in leads:
+        for trail in range(0x40, 0xFD):
+            try:
+                found.add(bytes((lead, trail)).decode("cp932"))
+            except UnicodeDecodeError:
+                continue  # an unassigned code
+    return frozenset(found)
+
+
+# The symbols, Greek, Cyrillic and box drawing of JIS X 0208 (CP932 leads 0x81-0x84) and
+# NEC's row 13 (0x87: ① ㈱ №): Japanese text has them (§ ± ° ★ →), and no EUC-JP byte is
+# a CP932 lead below 0x8E, so an EUC-JP file misread as CP932 cannot gain them.
+_JAPANESE_SYMBOLS = _cp932_rows(0x81, 0x82, 0x83, 0x84, 0x87)
 _ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(B", b"\x1b$(D")
 DEFAULT_ID_FIELD = "id"
 # The codec behind each name decode_bytes reports, where the two differ.
@@ -68,6 +85,7 @@ def _japanese_score(text: str) -> float:
             or 0x2010 <= code <= 0x203B  # dashes, quotes, ‥ … ※, which Japanese prose borrows
             or 0x4E00 <= code <= 0x9FFF  # common kanji
             or 0xFF01 <= code <= 0xFF5E  # full-width ASCII
+            or ch in _JAPANESE_SYMBOLS
         ):
             good += 1
         # half-width katakana (0xFF61-0xFF9F) and rare blocks are what EUC-JP bytes
