@@ -368,6 +368,7 @@ def test_progress_does_not_pass_the_total_when_a_translation_fails(
     events: list[Progress] = []
     out = run(folder, tmp_path, translator, progress=events.append)
     assert len(out.errors) == 1
+    assert events, "no progress was reported"
     assert all(e.sentences_done <= e.sentences_total for e in events), events[-1]
 
 
@@ -473,6 +474,14 @@ HARD = [
     ("markup.md", "<p>東京都は発表した。</p><br/>\n<ul><li>会議は延期された。</li></ul>\n", "</p><br/>"),
     ("punctuation.txt", "。。。！？\n", "。。。!?"),
 ]
+# The corpus sentences each hard input holds, found back whole; markup and punctuation hold none.
+KNOWN_SENTENCES = {
+    "emoji.txt": ["東京都は発表した。"],
+    "escaped.jsonl": ["東京都は発表した。"],
+    "control.txt": ["会議は延期された。"],
+    "mixed.txt": ["株価は大幅に下落した。"],
+    "fullwidth.txt": ["株価は大幅に下落した。"],
+}
 
 
 @pytest.mark.parametrize(("name", "content", "kept"), HARD, ids=[name.split(".")[0] for name, _, _ in HARD])
@@ -487,6 +496,7 @@ def test_hard_but_valid_text_goes_through_without_losing_anything(
     assert_no_text_lost(doc)
     # Corpus sentences among the hard ones still get exactly their own English.
     known = [p for p in doc["pairs"] if p["ja"] in expected]
+    assert [p["ja"] for p in known] == KNOWN_SENTENCES.get(name, [])
     assert [p["en"] for p in known] == [expected[p["ja"]] for p in known]
     # Written as itself (UTF-8, no \ud83d escapes), apart from the escapes JSON requires.
     assert json.dumps(kept, ensure_ascii=False)[1:-1] in out.result.files["documents"].read_text(encoding="utf-8")

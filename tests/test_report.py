@@ -154,7 +154,9 @@ def open_report(browser) -> Iterator[Any]:
     def open_(path: Path) -> Opened:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         pages.append(page)
-        page.set_default_timeout(5_000)
+        # Generous budgets (30 s a step, 60 s to render): the 10,000-pair page on two loaded
+        # cores; waits end at their event, so a fast machine is not slowed by them.
+        page.set_default_timeout(30_000)
         opened = Opened(page)
         page.on("request", lambda request: opened.requests.append(request.url))
         page.on("dialog", lambda dialog: (opened.dialogs.append(dialog.message), dialog.dismiss()))
@@ -162,7 +164,7 @@ def open_report(browser) -> Iterator[Any]:
         # A load the page's Content-Security-Policy refused is no request, but a console error.
         page.on("console", lambda message: message.type == "error" and opened.errors.append(message.text))
         page.goto(path.resolve().as_uri())
-        page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
         return opened
 
     yield open_
@@ -188,7 +190,10 @@ def test_a_script_in_a_sentence_shows_as_text_runs_nothing_and_nothing_is_fetche
     opened = open_report(report)
     shown = opened.page.locator(".pair .ja", has_text="alert(1)")
     assert PAYLOAD in shown.inner_text()
-    opened.page.wait_for_timeout(300)  # an <img onerror> would fire after its failed load
+    # The page renders its rows while it is parsed, and its load event waits for every image
+    # in it, failed ones included: once it has fired, an injected <img onerror> has run.
+    opened.page.wait_for_load_state("load")
+    assert opened.page.evaluate("document.readyState") == "complete"
     assert opened.page.evaluate("typeof window.__pwned") == "undefined"
     assert opened.dialogs == []
     assert opened.page.locator(".pair img, .pair script").count() == 0

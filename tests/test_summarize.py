@@ -11,7 +11,9 @@ from ja2en import Summarizer, translate_documents
 def test_short_document_is_summarized_in_one_call(summarizer: Summarizer, corpus) -> None:
     sentences = [en for _, en in corpus[:2]]
     summary = summarizer.summarize(sentences)
-    assert summary.text
+    # One call: the summary of the sentences joined, as if they were one.
+    assert summary.text.strip() != ""
+    assert summary.text == summarizer.summarize([" ".join(sentences)]).text
     assert (summary.chunks, summary.rounds) == (1, 1)
     assert summary.input_tokens == summarizer.count_tokens(" ".join(sentences))
     assert summary.input_tokens <= summary.max_input_tokens
