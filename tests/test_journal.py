@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +45,16 @@ def outputs(folder: Path) -> dict[str, object]:
 
 def line_count(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def start_stopped_after(command: list[str], documents: int, **popen) -> subprocess.Popen:
+    """Start a run that stops itself once `documents` documents are in its journal (run.py's
+    JA2EN_TEST_STOP_AFTER), and wait for that stop: the point of a kill is then known exactly."""
+    env = {**os.environ, "JA2EN_TEST_STOP_AFTER": str(documents)}
+    victim = subprocess.Popen(command, env=env, **popen)
+    _, status = os.waitpid(victim.pid, os.WUNTRACED)  # the stop, or the end of a run that never stopped
+    assert os.WIFSTOPPED(status), f"the run ended (status {status}) before its document {documents}"
+    return victim
 
 
 @pytest.fixture
@@ -164,26 +173,26 @@ def kill_setup(tmp_path_factory, tiny_marian: Path, tiny_bart: Path) -> tuple[li
     root = tmp_path_factory.mktemp("kill")
     inputs = make_inputs(root / "in", 120)
     command = [sys.executable, "-m", "ja2en", "translate", str(inputs), "-m", str(tiny_marian)]
-    command += ["--summarizer", str(tiny_bart), "--device", "cpu", "--batch-size", "8"]
+    # --no-cache: a resume recomputes what the kill lost, rather than read it from this setup's run
+    command += ["--summarizer", str(tiny_bart), "--device", "cpu", "--batch-size", "8", "--no-cache"]
     subprocess.run([*command, "-o", str(root / "whole")], check=True, capture_output=True, timeout=300)
     return command, root, outputs(root / "whole")
 
 
-@pytest.mark.parametrize("kill_after", [1, 40])
+@pytest.mark.parametrize("kill_after", [1, 40, 119])
 def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_outputs(kill_setup, tmp_path: Path, kill_after: int) -> None:
     command, _, whole = kill_setup
-    victim = subprocess.Popen([*command, "-o", str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    journal = tmp_path / "out" / "documents.jsonl"
-    deadline = time.monotonic() + 120
-    while line_count(journal) < kill_after and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
+    out = tmp_path / "out"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    victim = start_stopped_after([*command, "-o", str(out)], kill_after, **quiet)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert kill_after <= line_count(journal) < 120
+    assert victim.returncode == -signal.SIGKILL
+    assert line_count(out / "documents.jsonl") == kill_after  # killed exactly there
 
-    subprocess.run([*command, "-o", str(tmp_path / "out")], check=True, capture_output=True, timeout=300)
-    assert outputs(tmp_path / "out") == whole
+    subprocess.run([*command, "-o", str(out)], check=True, capture_output=True, timeout=300)
+    assert outputs(out) == whole
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["this_run"]["documents_resumed"] == kill_after
 
 
 def test_a_fail_fast_stop_leaves_no_open_journal(tmp_path: Path, translator, monkeypatch) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import platform
+import signal
 import sqlite3
 import time
 import warnings
@@ -57,6 +59,16 @@ SUMMARY_MODES = ("en", "ja", "both", "none")
 FAILURE_STREAK = 5
 READING_STEP = 1000  # documents between two progress reports while the inputs are read
 _PROBE = "これはテストです。"
+# Tests only: the run stops itself (SIGSTOP) once this many documents are in its journal, so
+# a kill or Ctrl-C test acts at a known point instead of racing a poll of the journal.
+_TEST_STOP_AFTER = "JA2EN_TEST_STOP_AFTER"
+
+
+def stop_for_test(documents_done: int) -> None:
+    """Stop this process when JA2EN_TEST_STOP_AFTER names `documents_done` (the parent waits
+    for the stop, then kills, interrupts or continues it)."""
+    if os.environ.get(_TEST_STOP_AFTER) == str(documents_done):
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,6 +689,7 @@ class _LocalRun:
             journal.append(item)
             write_seconds += time.perf_counter() - tick
             self.documents_done += 1
+            stop_for_test(self.documents_done)
             self.report("writing")
         return write_seconds
 
