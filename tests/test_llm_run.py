@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import ja2en
 from typer.testing import CliRunner
 
 from fake_openai import FakeOpenAI
@@ -271,3 +273,10 @@ def test_progress_moves_document_by_document(inputs: Path, tmp_path: Path, serve
     seen: list[int] = []
     _run(inputs, tmp_path / "out", server, progress=lambda p: seen.append(p.sentences_done))
     assert [n for n in dict.fromkeys(seen) if n] == [6, 12, 18]  # three documents of six sentences
+
+
+def test_one_option_of_the_other_kind_of_model_is_named_in_the_singular() -> None:
+    with pytest.raises(InputError, match=r"^--beams does not apply to openai:x, an LLM behind a server; drop it$"):
+        ja2en.RunOptions(model="openai:x", beams=2)
+    with pytest.raises(InputError, match=r"^--concurrency needs an openai:NAME model \(--model openai:NAME\), not opus$"):
+        ja2en.RunOptions(model="opus", concurrency=2)

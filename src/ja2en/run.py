@@ -195,10 +195,14 @@ class RunOptions:
         else:
             unused = _LLM_SETTINGS + ("fallback_model",)
         given = [f"--{name.replace('_', '-')}" for name in unused if getattr(self, name) != defaults[name]]
+        named, one = ", ".join(given), len(given) == 1
         if given and self.uses_llm:
-            raise InputError(f"{', '.join(given)} do not apply to {self.model}, an LLM behind a server; drop them")
+            raise InputError(
+                f"{named} {'does' if one else 'do'} not apply to {self.model}, an LLM behind a server; "
+                f"drop {'it' if one else 'them'}"
+            )
         if given:
-            raise InputError(f"{', '.join(given)} need an openai:NAME model (--model openai:NAME), not {self.model}")
+            raise InputError(f"{named} {'needs' if one else 'need'} an openai:NAME model (--model openai:NAME), not {self.model}")
 
     @classmethod
     def build(cls, options: RunOptions | None = None, **settings: Any) -> RunOptions:
