@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -73,8 +74,10 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         detail = first_line(exc, empty="")
+        # Without --ray-address, Ray joins the cluster $RAY_ADDRESS names: that is what to check.
+        where, check = (address, "--ray-address") if address else (os.environ.get("RAY_ADDRESS"), "$RAY_ADDRESS")
         raise EngineError(
-            f"cannot connect to the Ray cluster at {address} ({detail}); check --ray-address "
+            f"cannot connect to the Ray cluster at {where} ({detail}); check {check} "
             "(ray://HEAD:10001 or HEAD:6379), or leave it out to start Ray on this machine"
         ) from None
     try:
