@@ -494,3 +494,12 @@ def test_a_killed_reports_temporary_file_is_removed_but_a_live_ones_is_kept(tmp_
     finally:
         live_process.kill()
         live_process.wait()
+
+
+def test_a_temporary_file_named_with_no_possible_pid_is_a_leftover_not_a_crash(tmp_path: Path) -> None:
+    run = _hand_run(tmp_path)
+    odd = run / f".report.html.{'9' * 30}.tmp"  # a pid no process can have (os.kill raises OverflowError)
+    odd.write_text("half a page", encoding="utf-8")
+    write_report(run)
+    assert not odd.exists()
+    assert (run / "report.html").is_file()

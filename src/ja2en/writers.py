@@ -219,6 +219,18 @@ def write_parquet(jsonl: Path, *, rows_per_group: int = 1000) -> Path:
     return target
 
 
+def process_running(pid: int) -> bool:
+    """Whether process `pid` runs on this machine: what tells a leftover of a killed ja2en
+    command (a temporary file, a staging folder named with its pid) from one still at work."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: a number no pid can be
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def lock_holder(fd: int, *, tries: int) -> str:
     """The pid in a lock file whose lock another process holds; empty if it wrote none.
 

@@ -34,7 +34,7 @@ from .card import card_body, card_metadata, dataset_license
 from .output import FilterCounts, PairFilter, RunOutput, open_run, published_model, published_source, select_pairs
 from ..errors import InputError, Ja2enWarning, OutputError, PublishError, display_path
 from ..models.hub import call_hub, describe_hub_failure, is_network_error
-from ..writers import lock_holder
+from ..writers import lock_holder, process_running
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and loaders prefer shards well under 1 GB
 _BATCH_ROWS = 1_000
@@ -467,13 +467,7 @@ def _owner_alive(owner: str) -> bool:
     pid, _, rest = owner.partition("-")
     if not (pid.isdigit() and rest) or int(pid) == os.getpid():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, OverflowError):  # OverflowError: a number no pid can be
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
+    return process_running(int(pid))
 
 
 def _make_staging(local: Path) -> Path:

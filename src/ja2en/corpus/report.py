@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from ..errors import OutputError, display_path
 from ..journal import ERRORS_FILE
-from ..writers import REPORT_FILE, REPORT_TITLE, RunFiles, check_target, is_ja2en_report
+from ..writers import REPORT_FILE, REPORT_TITLE, RunFiles, check_target, is_ja2en_report, process_running
 from ..models.presets import hub_id, license_of
 from .output import RunOutput
 
@@ -119,18 +119,8 @@ def remove_abandoned_temporaries(target: Path) -> None:
         return  # the write itself will say what is wrong with the folder
     for name in names:
         pid = name[len(prefix) : -len(".tmp")]
-        if pid.isdigit() and not _running(int(pid)) and _unlocked(target.parent / name):
+        if pid.isdigit() and not process_running(int(pid)) and _unlocked(target.parent / name):
             (target.parent / name).unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process: alive
-    return True
 
 
 def _unlocked(path: Path) -> bool:
