@@ -331,19 +331,18 @@ def plan_inputs(
     output: Path,
     index: RunIndex,
     options: RunOptions,
+    errors: ErrorLog,
     progress: ProgressCallback | None = None,
-    errors: ErrorLog | None = None,
-) -> tuple[int, ErrorLog | list[Ja2enError]]:
+) -> int:
     """The planning pass: read and segment every input once, keeping only each readable
     document's id, hash, source and sentence count (in the index, not in memory).
 
-    Returns the number of input files and the errors (bad inputs, repeated ids): `errors`
-    with them added, or a new list. With fail_fast it raises the first. The output folder,
-    and any folder holding ja2en outputs, is not read (a warning says so). `progress`
-    hears of every READING_STEP documents, with the totals still unknown (0).
+    Returns the number of input files; the errors (bad inputs, repeated ids) go into
+    `errors`, or with fail_fast the first is raised. The output folder, and any folder
+    holding ja2en outputs, is not read (a warning says so). `progress` hears of every
+    READING_STEP documents, with the totals still unknown (0).
     """
     files = planned = 0
-    reported: ErrorLog | list[Ja2enError] = [] if errors is None else errors
     for found in list_inputs(inputs, output, index.file_set()):
         if not isinstance(found, InputError):
             files += 1
@@ -359,9 +358,9 @@ def plan_inputs(
                     raise item
                 if isinstance(item, PagesWithoutTextError):  # its document is translated: say so now
                     warnings.warn(str(item), Ja2enWarning, stacklevel=2)
-                reported.append(item)
+                errors.append(item)
     index.commit()
-    return files, reported
+    return files
 
 
 def read_planned(
@@ -556,7 +555,7 @@ def translate_documents(
         RunIndex(output) as index,
         ErrorLog(output) as errors,
     ):
-        input_files, _ = plan_inputs(inputs, output, index, options, progress, errors)
+        input_files = plan_inputs(inputs, output, index, options, errors, progress)
         if not index.planned_count()[0]:
             raise nothing_to_translate(errors, inputs)
         plan = plan_folder(
