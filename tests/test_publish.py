@@ -542,6 +542,9 @@ def paused_publish(run_dir: Path):
     for process in started:
         process.kill()
         process.wait()
+        # Closed here, not by the garbage collector: its ResourceWarning would land at random
+        # inside a later test's pytest.warns.
+        process.stdout.close()
 
 
 def _dead_pid() -> int:
